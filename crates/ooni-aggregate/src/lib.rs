@@ -1,1 +1,330 @@
-//! placeholder
+//! Aggregations over the normalized Parquet, with polars' lazy engine.
+//!
+//! The principal functions:
+//! - [`failure_rates`]: per (day, country, ASN, test, domain, stage) failure rates from the
+//!   `outcomes` table, with the counts behind them and a 95% Wilson interval;
+//! - [`ooni_counts`]: per (day, country, ASN, test, domain) anomaly / confirmed / failure / ok
+//!   counts with the semantics of OONI's `/api/v1/aggregation`;
+//! - [`to_parquet_bytes`]: a frame as uncompressed Parquet bytes, handed to `ooni-parquet`,
+//!   which owns the writer settings of every file this project writes.
+//!
+//! Both tables read hive-partitioned directories (`test_name=…/measurement_day=…`).
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+/// An aggregation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AggregateError {
+    /// Polars reported an error while scanning or computing.
+    #[error("aggregating {table}: {source}")]
+    Polars {
+        /// The table being computed.
+        table: &'static str,
+        /// The cause.
+        #[source]
+        source: PolarsError,
+    },
+}
+
+/// The group keys of `failure_rates`.
+pub const FAILURE_RATE_KEYS: [&str; 6] = [
+    "measurement_day",
+    "probe_cc",
+    "probe_asn",
+    "test_name",
+    "domain",
+    "stage",
+];
+
+/// The group keys of `ooni_counts`.
+pub const OONI_COUNT_KEYS: [&str; 5] = [
+    "measurement_day",
+    "probe_cc",
+    "probe_asn",
+    "test_name",
+    "domain",
+];
+
+/// z for a two-sided 95% interval.
+const Z95: f64 = 1.959_963_984_540_054;
+
+/// Scans a hive-partitioned table directory; a table with no files yet reads as an empty
+/// frame with the given columns, so aggregates of an empty run are empty tables, not errors.
+fn scan_partitioned(
+    dir: &Path,
+    columns: &[(&str, DataType)],
+    table: &'static str,
+) -> Result<LazyFrame, AggregateError> {
+    let has_files = dir.is_dir() && walk_has_parquet(dir);
+    if !has_files {
+        let schema: Schema = columns
+            .iter()
+            .map(|(name, dtype)| Field::new((*name).into(), dtype.clone()))
+            .collect();
+        return Ok(DataFrame::empty_with_schema(&schema).lazy());
+    }
+    let args = ScanArgsParquet {
+        hive_options: HiveOptions::new_enabled(),
+        ..ScanArgsParquet::default()
+    };
+    let pattern = format!("{}/**/*.parquet", dir.display());
+    LazyFrame::scan_parquet(PlRefPath::from(pattern.as_str()), args)
+        .map_err(|source| AggregateError::Polars { table, source })
+}
+
+fn walk_has_parquet(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let path = e.path();
+        if path.is_dir() {
+            walk_has_parquet(&path)
+        } else {
+            path.extension().is_some_and(|x| x == "parquet")
+        }
+    })
+}
+
+/// Scans the `outcomes` table (empty when nothing has been written yet).
+pub fn scan_outcomes(dir: &Path) -> Result<LazyFrame, AggregateError> {
+    scan_partitioned(
+        dir,
+        &[
+            ("measurement_uid", DataType::String),
+            ("probe_cc", DataType::String),
+            ("probe_asn", DataType::UInt32),
+            ("domain", DataType::String),
+            ("stage", DataType::String),
+            ("failed", DataType::Boolean),
+            ("failure", DataType::String),
+            ("msm_failure", DataType::Boolean),
+            ("ooni_drop_reason", DataType::String),
+            ("test_name", DataType::String),
+            ("measurement_day", DataType::Date),
+        ],
+        "failure_rates",
+    )
+}
+
+/// Scans the `measurements` table (empty when nothing has been written yet).
+pub fn scan_measurements(dir: &Path) -> Result<LazyFrame, AggregateError> {
+    scan_partitioned(
+        dir,
+        &[
+            ("probe_cc", DataType::String),
+            ("probe_asn", DataType::UInt32),
+            ("domain", DataType::String),
+            ("anomaly", DataType::Boolean),
+            ("confirmed", DataType::Boolean),
+            ("msm_failure", DataType::Boolean),
+            ("ooni_drop_reason", DataType::String),
+            ("test_name", DataType::String),
+            ("measurement_day", DataType::Date),
+        ],
+        "ooni_counts",
+    )
+}
+
+/// `failure_rates` from the `outcomes` directory (one row per measurement, domain and stage
+/// that the measurement reached; see `ooni-observations` for the first-failing-stage rule).
+///
+/// `measurement_count` counts distinct measurements with an outcome, excluding those OONI
+/// would call a test failure (`msm_failure`), which are counted in `msm_failure_count`
+/// instead; measurements OONI drops (no report id, ZZ, AS0) are left out entirely.
+/// `failure_rate`, `ci_low` and `ci_high` are null when `measurement_count` is 0: an empty
+/// cell must not read as "reachable".
+pub fn failure_rates(outcomes: LazyFrame) -> LazyFrame {
+    let outcomes = outcomes.filter(col("ooni_drop_reason").is_null());
+    let keys: Vec<Expr> = FAILURE_RATE_KEYS.iter().map(|k| col(*k)).collect();
+    let valid = col("msm_failure").not();
+    let counts = outcomes.clone().group_by(keys.clone()).agg([
+        col("measurement_uid")
+            .filter(valid.clone())
+            .n_unique()
+            .cast(DataType::UInt32)
+            .alias("measurement_count"),
+        col("measurement_uid")
+            .filter(valid.clone().and(col("failed")))
+            .n_unique()
+            .cast(DataType::UInt32)
+            .alias("failure_count"),
+        col("measurement_uid")
+            .filter(col("msm_failure"))
+            .n_unique()
+            .cast(DataType::UInt32)
+            .alias("msm_failure_count"),
+    ]);
+    let mut failure_keys = keys.clone();
+    failure_keys.push(col("failure"));
+    let top_failure = outcomes
+        .filter(valid.and(col("failed")))
+        .group_by(failure_keys)
+        .agg([len().alias("n")])
+        .group_by(keys.clone())
+        .agg([col("failure")
+            .sort_by(
+                [col("n"), col("failure")],
+                SortMultipleOptions::default().with_order_descending_multi([true, false]),
+            )
+            .first()
+            .alias("top_failure")]);
+    let n = col("measurement_count").cast(DataType::Float64);
+    let f = col("failure_count").cast(DataType::Float64);
+    let p = f / n.clone();
+    let z2 = lit(Z95 * Z95);
+    let denom = lit(1.0) + z2.clone() / n.clone();
+    let center = (p.clone() + z2.clone() / (lit(2.0) * n.clone())) / denom.clone();
+    let half = lit(Z95)
+        * (p.clone() * (lit(1.0) - p.clone()) / n.clone()
+            + z2 / (lit(4.0) * n.clone() * n.clone()))
+        .sqrt()
+        / denom;
+    let when_counted = |e: Expr| {
+        when(col("measurement_count").gt(lit(0)))
+            .then(e)
+            .otherwise(lit(NULL).cast(DataType::Float64))
+    };
+    let sort_keys: Vec<PlSmallStr> = FAILURE_RATE_KEYS.iter().map(|k| (*k).into()).collect();
+    counts
+        .join(
+            top_failure,
+            keys.clone(),
+            keys,
+            JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
+        )
+        .with_columns([
+            when_counted(p).alias("failure_rate"),
+            when_counted(center.clone() - half.clone()).alias("ci_low"),
+            when_counted(center + half).alias("ci_high"),
+        ])
+        .select([
+            col("measurement_day"),
+            col("probe_cc"),
+            col("probe_asn"),
+            col("test_name"),
+            col("domain"),
+            col("stage"),
+            col("measurement_count"),
+            col("failure_count"),
+            col("failure_rate"),
+            col("ci_low"),
+            col("ci_high"),
+            col("top_failure"),
+            col("msm_failure_count"),
+        ])
+        .sort(
+            sort_keys,
+            SortMultipleOptions::default().with_nulls_last(true),
+        )
+}
+
+/// `ooni_counts` from the `measurements` directory, with the semantics of OONI's
+/// aggregation API: `anomaly_count` = anomaly ∧ ¬confirmed ∧ ¬failure, `confirmed_count` =
+/// confirmed ∧ ¬failure, `failure_count` = failure, `ok_count` = the rest; the four
+/// partition `measurement_count`. Measurements OONI drops (no report id, ZZ, AS0) are left out.
+pub fn ooni_counts(measurements: LazyFrame) -> LazyFrame {
+    let count_if = |e: Expr, name: &str| e.cast(DataType::UInt32).sum().alias(name);
+    let ok = col("anomaly")
+        .not()
+        .and(col("confirmed").not())
+        .and(col("msm_failure").not());
+    let keys: Vec<Expr> = OONI_COUNT_KEYS.iter().map(|k| col(*k)).collect();
+    let sort_keys: Vec<PlSmallStr> = OONI_COUNT_KEYS.iter().map(|k| (*k).into()).collect();
+    measurements
+        .filter(col("ooni_drop_reason").is_null())
+        .group_by(keys)
+        .agg([
+            len().cast(DataType::UInt32).alias("measurement_count"),
+            count_if(
+                col("anomaly")
+                    .and(col("confirmed").not())
+                    .and(col("msm_failure").not()),
+                "anomaly_count",
+            ),
+            count_if(
+                col("confirmed").and(col("msm_failure").not()),
+                "confirmed_count",
+            ),
+            count_if(col("msm_failure"), "failure_count"),
+            count_if(ok, "ok_count"),
+        ])
+        .sort(
+            sort_keys,
+            SortMultipleOptions::default().with_nulls_last(true),
+        )
+}
+
+/// The cells with the highest failure rates at stage `any`, summed over the days in
+/// `[since, until)`: (country, ASN, test, domain) with the counts behind each rate.
+pub fn worst_cells(
+    failure_rates: LazyFrame,
+    since: chrono::NaiveDate,
+    until: chrono::NaiveDate,
+    limit: u32,
+) -> LazyFrame {
+    let keys = [
+        col("probe_cc"),
+        col("probe_asn"),
+        col("test_name"),
+        col("domain"),
+    ];
+    failure_rates
+        .filter(
+            col("stage")
+                .eq(lit("any"))
+                .and(col("measurement_day").gt_eq(lit(since)))
+                .and(col("measurement_day").lt(lit(until)))
+                .and(col("measurement_count").gt(lit(0))),
+        )
+        .group_by(keys)
+        .agg([
+            col("measurement_count").cast(DataType::UInt64).sum(),
+            col("failure_count").cast(DataType::UInt64).sum(),
+            col("top_failure")
+                .filter(col("top_failure").is_not_null())
+                .sort_by(
+                    [col("failure_count")],
+                    SortMultipleOptions::default().with_order_descending(true),
+                )
+                .first(),
+        ])
+        .with_column(
+            (col("failure_count").cast(DataType::Float64)
+                / col("measurement_count").cast(DataType::Float64))
+            .alias("failure_rate"),
+        )
+        .sort_by_exprs(
+            [
+                col("failure_rate"),
+                col("failure_count"),
+                col("domain"),
+                col("probe_asn"),
+            ],
+            SortMultipleOptions::default().with_order_descending_multi([true, true, false, false]),
+        )
+        .limit(limit)
+}
+
+/// Runs a lazy frame.
+pub fn collect(frame: LazyFrame, table: &'static str) -> Result<DataFrame, AggregateError> {
+    frame
+        .collect()
+        .map_err(|source| AggregateError::Polars { table, source })
+}
+
+/// A frame as uncompressed Parquet bytes (re-encoded by `ooni-parquet` with the project's
+/// writer settings).
+pub fn to_parquet_bytes(
+    frame: &mut DataFrame,
+    table: &'static str,
+) -> Result<Vec<u8>, AggregateError> {
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes)
+        .with_compression(ParquetCompression::Uncompressed)
+        .finish(frame)
+        .map_err(|source| AggregateError::Polars { table, source })?;
+    Ok(bytes)
+}

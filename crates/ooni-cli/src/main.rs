@@ -1,1 +1,244 @@
-fn main() {}
+//! `ooni-pipeline`: OONI's raw measurement archive → normalized Parquet → failure rates.
+//!
+//! Exit status: 0 when the run completed and nothing was rejected; 3 when it completed but
+//! quarantined records or could not read the end of some archives (see `DIR/rejects/`);
+//! 1 when the run failed; 2 for usage errors.
+
+mod config;
+mod rejects;
+mod run;
+mod summary;
+mod tables;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{RunArgs, SourceSpec};
+use crate::summary::RunSummary;
+
+/// Turns OONI's raw measurement archive into analysis-ready Parquet and failure-rate tables.
+///
+/// Reads OONI's bucket layout (raw/YYYYMMDD/HH/CC/test/… and jsonl/test/CC/YYYYMMDD/…) from
+/// s3://ooni-data-eu-fra or a local copy, normalizes every measurement, and writes:
+///
+///   DIR/measurements/test_name=…/measurement_day=…/*.parquet   one row per measurement
+///   DIR/failure_rates/*.parquet    per day × country × ASN × test × domain × stage
+///   DIR/ooni_counts/*.parquet      anomaly/confirmed/failure/ok counts, as OONI's API
+///   DIR/rejects/<run>.jsonl        every record that could not be read, with its reason
+///   DIR/_runs/<run>.json           what the run read, wrote, skipped and rejected
+///
+/// Examples:
+///
+///   ooni-pipeline run --config pipelines/sample.toml
+///
+///   ooni-pipeline run --since 2020-09-27 --until 2020-11-11 --probe-cc AZ
+///       --test-name whatsapp,telegram,web_connectivity --out ./az
+#[derive(Debug, Parser)]
+#[command(name = "ooni-pipeline", version, verbatim_doc_comment)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read, normalize, write Parquet and aggregate (the nightly job).
+    ///
+    /// Days are UTC; --since is inclusive and --until exclusive. A measurement belongs to
+    /// the day of its measurement_start_time; archives uploaded up to --late-upload-days
+    /// after --until are read so late uploads are counted.
+    ///
+    /// Exit status: 0 success; 3 success with rejects (see DIR/rejects/); 1 failure.
+    Run {
+        #[command(flatten)]
+        args: RunArgs,
+        /// Print the run summary as JSON on stdout (instead of the table).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the archives a run would read (objects and bytes per day, layout, country and
+    /// test) without downloading anything.
+    List {
+        #[command(flatten)]
+        args: RunArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
+    match command {
+        Command::Run { args, json } => {
+            let plan = args.resolve(now.date_naive())?;
+            let store = open_store(&plan.source)?;
+            let run_id = format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), std::process::id());
+            let summary = run::run(&plan, store.as_ref(), &run_id)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                print_summary(&summary);
+            }
+            if !summary.conservation.holds {
+                anyhow::bail!(
+                    "conservation check failed: {} records read, but {} written + {} duplicates + {} skipped + {} rejected",
+                    summary.conservation.records_read,
+                    summary.conservation.measurements_written,
+                    summary.conservation.duplicates,
+                    summary.conservation.skipped,
+                    summary.conservation.rejected
+                );
+            }
+            let clean = summary.conservation.rejected == 0 && summary.counts.archive_errors == 0;
+            Ok(if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
+        }
+        Command::List { args } => {
+            let plan = args.resolve(now.date_naive())?;
+            let store = open_store(&plan.source)?;
+            list(store.as_ref(), &plan)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn open_store(source: &SourceSpec) -> anyhow::Result<Box<dyn ooni_source::Store>> {
+    match source {
+        SourceSpec::Local(dir) => Ok(Box::new(ooni_source::LocalStore::new(dir))),
+        SourceSpec::S3 { bucket, .. } => anyhow::bail!(
+            "--source s3://{bucket}: reading S3 is not built yet; pass a local directory \
+             holding OONI's key layout (e.g. --source examples/bucket)"
+        ),
+    }
+}
+
+fn list(store: &dyn ooni_source::Store, plan: &config::RunPlan) -> anyhow::Result<()> {
+    let inventory = ooni_source::inventory(store, &plan.selection)?;
+    let mut groups: std::collections::BTreeMap<(String, &str, String, String), (u64, u64)> =
+        std::collections::BTreeMap::new();
+    for (key, size) in &inventory.archives {
+        let entry = groups
+            .entry((
+                key.bucket_day.to_string(),
+                key.layout.as_str(),
+                key.probe_cc.clone(),
+                key.test_name.clone(),
+            ))
+            .or_default();
+        entry.0 += 1;
+        entry.1 += size;
+    }
+    println!(
+        "{:<10}  {:<5}  {:<2}  {:<28}  {:>7}  {:>10}",
+        "day", "layout", "cc", "test", "objects", "bytes"
+    );
+    for ((day, layout, cc, test), (objects, bytes)) in &groups {
+        println!("{day:<10}  {layout:<6} {cc:<2}  {test:<28}  {objects:>7}  {bytes:>10}");
+    }
+    let total: u64 = inventory.archives.iter().map(|(_, s)| s).sum();
+    println!(
+        "{} objects, {} in {} ({} LIST calls; {} keys outside OONI's layout)",
+        inventory.archives.len(),
+        run::human_bytes(total),
+        store.location(),
+        inventory.list_calls,
+        inventory.unrecognized.len()
+    );
+    Ok(())
+}
+
+fn print_summary(s: &RunSummary) {
+    let c = &s.conservation;
+    println!("ooni-pipeline run {} — {} → {}", s.run_id, s.source, s.out);
+    println!(
+        "days {} ..< {} (+{} late-upload days), archives read {} of {} listed ({} twins skipped), {} stored / {} decoded",
+        s.since,
+        s.until,
+        s.late_upload_days,
+        s.counts.archives_read,
+        s.archives_listed,
+        s.twins_skipped,
+        run::human_bytes(s.counts.stored_bytes),
+        run::human_bytes(s.counts.decoded_bytes),
+    );
+    println!(
+        "records read {} = measurements written {} + duplicates {} + skipped {} + rejected {}  [{}]",
+        c.records_read,
+        c.measurements_written,
+        c.duplicates,
+        c.skipped,
+        c.rejected,
+        if c.holds { "balanced" } else { "NOT BALANCED" }
+    );
+    if !s.counts.skipped.is_empty() {
+        println!("skipped: {}", join_counts(&s.counts.skipped));
+    }
+    if !s.counts.rejected.is_empty() {
+        println!("rejected: {}", join_counts(&s.counts.rejected));
+    }
+    if !s.ooni_dropped.is_empty() {
+        println!(
+            "kept but left out of ooni_counts (OONI drops them): {}",
+            join_counts(&s.ooni_dropped)
+        );
+    }
+    if s.counts.archive_errors > 0 {
+        println!(
+            "archives with an unreadable end: {}",
+            s.counts.archive_errors
+        );
+    }
+    if let Some(path) = &s.rejects_file {
+        println!("rejects: {path}");
+    }
+    if s.worst_cells.is_empty() {
+        println!("no failure rates in these days");
+    } else {
+        println!();
+        println!(
+            "highest failure rates, any stage, {} ..< {}:",
+            s.since, s.until
+        );
+        println!(
+            "{:<2} {:>8}  {:<18} {:<28} {:>6} {:>6} {:>6}  top failure",
+            "cc", "asn", "test", "domain", "fail", "of", "rate"
+        );
+        for w in &s.worst_cells {
+            let rate = w.failure_count as f64 / w.measurement_count.max(1) as f64;
+            println!(
+                "{:<2} {:>8}  {:<18} {:<28} {:>6} {:>6} {:>6.2}  {}",
+                w.probe_cc.as_deref().unwrap_or("--"),
+                format!("AS{}", w.probe_asn),
+                w.test_name,
+                w.domain,
+                w.failure_count,
+                w.measurement_count,
+                rate,
+                w.top_failure.as_deref().unwrap_or("")
+            );
+        }
+    }
+}
+
+fn join_counts(map: &std::collections::BTreeMap<String, u64>) -> String {
+    map.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,1 +1,463 @@
-//! placeholder
+//! Normalization of one OONI measurement: a pure function from the bytes of one archive
+//! record to one `measurements` row (or a skip, or a reject with a reason).
+//!
+//! The principal items:
+//! - [`normalize`]: bytes of one JSONL line or postcan member → [`Outcome`];
+//! - [`MeasurementRow`]: the envelope fields, typed (integer ASNs, UTC timestamps, the day),
+//!   with the measurement's id ([`trivial_id`] when the archive gives none) and its
+//!   [`content_id`], the identity used to drop duplicates across layouts;
+//! - [`NormalizeError`]: why a record is rejected, with a stable [`NormalizeError::reason`].
+//!
+//! Nothing here does I/O, and nothing knows about S3, Parquet or polars.
+
+mod envelope;
+mod ids;
+mod time;
+mod url;
+
+use std::borrow::Cow;
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+pub use ids::{content_id, trivial_id};
+pub use time::parse_measurement_time;
+pub use url::url_host;
+
+/// How a record was classified.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A measurement.
+    Measurement(Box<Normalized>),
+    /// A record that holds no measurement, on purpose.
+    Skipped(Skip),
+}
+
+/// Records that are not measurements and are not errors either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Skip {
+    /// An empty line.
+    BlankLine,
+    /// `{}`: OONI's uploader writes it to keep line numbers aligned when a `.post` could not
+    /// be parsed or was YAML.
+    Placeholder,
+    /// A `.post` wrapper with `"format": "yaml"` (pre-2016 data format; skipped as OONI does).
+    YamlPost,
+}
+
+impl Skip {
+    /// A stable name for summaries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Skip::BlankLine => "blank_line",
+            Skip::Placeholder => "placeholder",
+            Skip::YamlPost => "yaml_post",
+        }
+    }
+}
+
+/// Where a measurement's id came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UidSource {
+    /// The postcan member name (`<measurement_uid>.post`): OONI's canonical id.
+    Postcan,
+    /// A `measurement_uid` field in the body (reprocessed `jsonl/` lines carry one).
+    Body,
+    /// Computed with OONI's [`trivial_id`] over the record bytes.
+    TrivialId,
+}
+
+impl UidSource {
+    /// A stable name for the `uid_source` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UidSource::Postcan => "postcan",
+            UidSource::Body => "body",
+            UidSource::TrivialId => "trivial_id",
+        }
+    }
+
+    /// Which id wins when the same measurement is read twice: OONI's own uid first.
+    pub fn rank(self) -> u8 {
+        match self {
+            UidSource::Postcan => 0,
+            UidSource::Body => 1,
+            UidSource::TrivialId => 2,
+        }
+    }
+}
+
+/// One normalized measurement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalized {
+    /// The `measurements` row.
+    pub row: MeasurementRow,
+    /// Byte range of the bare measurement object inside the record (a `.post` wrapper's
+    /// `content`, or the whole line): what the observation and verdict stages read.
+    pub content: std::ops::Range<usize>,
+}
+
+/// The `measurements` table's columns for one measurement (provenance is added by the
+/// caller, who knows the archive).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeasurementRow {
+    /// OONI's uid from the archive when it has one, else OONI's `trivial_id`.
+    pub measurement_uid: String,
+    /// Where `measurement_uid` came from.
+    pub uid_source: UidSource,
+    /// Identity of the content, for deduplication (see [`content_id`]).
+    pub content_id: String,
+    /// `report_id`, if any (empty strings become `None`).
+    pub report_id: Option<String>,
+    /// `input`; a list input is written `{a,b}` as OONI's API does.
+    pub input: Option<String>,
+    /// Lower-cased host of the (first) URL input.
+    pub domain: Option<String>,
+    /// snake_case test name from the body.
+    pub test_name: String,
+    /// Test version.
+    pub test_version: Option<String>,
+    /// Probe software name.
+    pub software_name: Option<String>,
+    /// Probe software version.
+    pub software_version: Option<String>,
+    /// Probe-reported start, UTC.
+    pub measurement_start_time: NaiveDateTime,
+    /// The UTC day of `measurement_start_time`: the partition and aggregation key.
+    pub measurement_day: NaiveDate,
+    /// Country code (`None` when the probe sent none).
+    pub probe_cc: Option<String>,
+    /// `AS1234` → 1234.
+    pub probe_asn: u32,
+    /// Network name of the probe's ASN.
+    pub probe_network_name: Option<String>,
+    /// Resolver ASN, when known.
+    pub resolver_asn: Option<u32>,
+    /// Resolver IP, when known (`[scrubbed]` becomes `None`).
+    pub resolver_ip: Option<String>,
+    /// Network name of the resolver's ASN.
+    pub resolver_network_name: Option<String>,
+    /// Measurement runtime in seconds.
+    pub test_runtime: Option<f64>,
+}
+
+/// Why a record cannot become a measurement row.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NormalizeError {
+    /// The bytes are not UTF-8.
+    #[error("not UTF-8 (first bad byte at offset {valid_up_to})")]
+    InvalidUtf8 {
+        /// Offset of the first invalid byte.
+        valid_up_to: usize,
+    },
+    /// The bytes are not JSON.
+    #[error("not valid JSON: {0}")]
+    InvalidJson(String),
+    /// Valid JSON, but not an object.
+    #[error("the JSON value is not an object")]
+    NotAnObject,
+    /// A zero-length postcan member.
+    #[error("empty .post member")]
+    EmptyPost,
+    /// A field the tables need is absent or null.
+    #[error("missing field `{0}`")]
+    MissingField(&'static str),
+    /// A field has the wrong JSON type.
+    #[error("field `{field}` should be {expected}, found `{found}`")]
+    WrongType {
+        /// The field.
+        field: &'static str,
+        /// What it should be.
+        expected: &'static str,
+        /// The start of what it is.
+        found: String,
+    },
+    /// A field's value is not in the expected form.
+    #[error("field `{field}` has an invalid value `{value}`: {why}")]
+    InvalidValue {
+        /// The field.
+        field: &'static str,
+        /// The value (truncated).
+        value: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+}
+
+impl NormalizeError {
+    /// A stable, machine-readable reason (the `reason` column of `rejects/`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            NormalizeError::InvalidUtf8 { .. } => "invalid_utf8",
+            NormalizeError::InvalidJson(_) => "invalid_json",
+            NormalizeError::NotAnObject => "not_an_object",
+            NormalizeError::EmptyPost => "empty_post",
+            NormalizeError::MissingField(_) => "missing_field",
+            NormalizeError::WrongType { .. } => "wrong_type",
+            NormalizeError::InvalidValue { .. } => "invalid_value",
+        }
+    }
+}
+
+/// Normalizes one archive record.
+///
+/// `raw` is the record exactly as stored (a JSONL line with its `\n`, or a `.post` member);
+/// `archive_uid` is the uid the archive gives it (postcan member name), if any.
+pub fn normalize(raw: &[u8], archive_uid: Option<&str>) -> Result<Outcome, NormalizeError> {
+    let text = std::str::from_utf8(raw).map_err(|e| NormalizeError::InvalidUtf8 {
+        valid_up_to: e.valid_up_to(),
+    })?;
+    let trimmed = text.trim_ascii();
+    if trimmed.is_empty() {
+        return Ok(Outcome::Skipped(if archive_uid.is_some() {
+            return Err(NormalizeError::EmptyPost);
+        } else {
+            Skip::BlankLine
+        }));
+    }
+    if !trimmed.starts_with('{') {
+        // Distinguish "valid JSON of another type" from garbage for the reject reason.
+        return Err(
+            match serde_json::from_str::<serde::de::IgnoredAny>(trimmed) {
+                Ok(_) => NormalizeError::NotAnObject,
+                Err(e) => NormalizeError::InvalidJson(e.to_string()),
+            },
+        );
+    }
+    let outer: envelope::Envelope<'_> =
+        serde_json::from_str(text).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
+    let (env, content_text) = match (outer.format, outer.content) {
+        (Some(format), Some(content)) => {
+            match envelope::string("format", Some(format))?.as_deref() {
+                Some("yaml") => return Ok(Outcome::Skipped(Skip::YamlPost)),
+                Some("json") | None => {}
+                Some(_) => {
+                    return Err(NormalizeError::InvalidValue {
+                        field: "format",
+                        value: envelope::preview(format.get()),
+                        why: "a .post wrapper's format is json or yaml",
+                    });
+                }
+            }
+            let inner = content.get();
+            if !inner.starts_with('{') {
+                return Err(NormalizeError::WrongType {
+                    field: "content",
+                    expected: "an object",
+                    found: envelope::preview(inner),
+                });
+            }
+            let env: envelope::Envelope<'_> = serde_json::from_str(inner)
+                .map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
+            (env, inner)
+        }
+        _ => (outer, text),
+    };
+    if content_text.trim_ascii() == "{}" {
+        return Ok(Outcome::Skipped(Skip::Placeholder));
+    }
+    // `content_text` borrows from `text`, which is `raw`: its offset is a pointer difference.
+    let start = content_text.as_ptr() as usize - text.as_ptr() as usize;
+    let content = start..start + content_text.len();
+    build_row(&env, raw, archive_uid)
+        .map(|row| Outcome::Measurement(Box::new(Normalized { row, content })))
+}
+
+fn build_row(
+    env: &envelope::Envelope<'_>,
+    raw: &[u8],
+    archive_uid: Option<&str>,
+) -> Result<MeasurementRow, NormalizeError> {
+    use envelope::{lenient_string, non_empty, string};
+
+    let test_name = non_empty(string("test_name", env.test_name)?)
+        .ok_or(NormalizeError::MissingField("test_name"))?;
+    validate_test_name(&test_name)?;
+    let start_text = string("measurement_start_time", env.measurement_start_time)?
+        .ok_or(NormalizeError::MissingField("measurement_start_time"))?;
+    let start =
+        parse_measurement_time(&start_text).ok_or_else(|| NormalizeError::InvalidValue {
+            field: "measurement_start_time",
+            value: envelope::preview(&start_text),
+            why: "expected YYYY-MM-DD HH:MM:SS (UTC)",
+        })?;
+    let probe_asn_text =
+        string("probe_asn", env.probe_asn)?.ok_or(NormalizeError::MissingField("probe_asn"))?;
+    let probe_asn = parse_asn(&probe_asn_text).ok_or_else(|| NormalizeError::InvalidValue {
+        field: "probe_asn",
+        value: envelope::preview(&probe_asn_text),
+        why: "expected AS followed by a number",
+    })?;
+    let probe_cc = non_empty(string("probe_cc", env.probe_cc)?);
+    if let Some(cc) = probe_cc
+        .as_deref()
+        .filter(|cc| cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_uppercase()))
+    {
+        return Err(NormalizeError::InvalidValue {
+            field: "probe_cc",
+            value: envelope::preview(cc),
+            why: "expected two upper-case letters",
+        });
+    }
+    let report_id = non_empty(string("report_id", env.report_id)?);
+    let (input, domain) = match envelope::input(env.input)? {
+        envelope::Input::None => (None, None),
+        envelope::Input::One(s) => {
+            let domain = url_host(&s);
+            (Some(s.into_owned()), domain)
+        }
+        envelope::Input::Many(list) => {
+            let domain = list.first().and_then(|s| url_host(s));
+            (Some(format!("{{{}}}", list.join(","))), domain)
+        }
+    };
+    let body_uid = non_empty(string("measurement_uid", env.measurement_uid)?);
+    let (measurement_uid, uid_source) = match (archive_uid, body_uid) {
+        (Some(uid), _) => (uid.to_owned(), UidSource::Postcan),
+        (None, Some(uid)) => (uid.into_owned(), UidSource::Body),
+        (None, None) => (trivial_id(raw, Some(start.date())), UidSource::TrivialId),
+    };
+    let content_id = content_id(
+        report_id.as_deref(),
+        &test_name,
+        input.as_deref(),
+        &start_text,
+        &measurement_uid,
+    );
+    let resolver_ip =
+        lenient_string(env.resolver_ip).filter(|ip| !ip.is_empty() && ip != "[scrubbed]");
+    let test_runtime = env
+        .test_runtime
+        .and_then(|raw| serde_json::from_str::<f64>(raw.get()).ok());
+    Ok(MeasurementRow {
+        measurement_uid,
+        uid_source,
+        content_id,
+        report_id: report_id.map(Cow::into_owned),
+        input,
+        domain,
+        test_name: test_name.into_owned(),
+        test_version: lenient_string(env.test_version),
+        software_name: lenient_string(env.software_name),
+        software_version: lenient_string(env.software_version),
+        measurement_start_time: start,
+        measurement_day: start.date(),
+        probe_cc: probe_cc.map(Cow::into_owned),
+        probe_asn,
+        probe_network_name: lenient_string(env.probe_network_name),
+        resolver_asn: lenient_string(env.resolver_asn)
+            .as_deref()
+            .and_then(parse_asn),
+        resolver_ip,
+        resolver_network_name: lenient_string(env.resolver_network_name),
+        test_runtime,
+    })
+}
+
+/// `AS1234` → 1234 (OONI's `int(probe_asn[2:])`).
+fn parse_asn(s: &str) -> Option<u32> {
+    let digits = s.strip_prefix("AS")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The test name becomes a partition directory, so it must be a plain identifier.
+fn validate_test_name(name: &str) -> Result<(), NormalizeError> {
+    let ok = name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
+    if ok {
+        Ok(())
+    } else {
+        Err(NormalizeError::InvalidValue {
+            field: "test_name",
+            value: envelope::preview(name),
+            why: "expected lower-case letters, digits and underscores (at most 64)",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn row(line: &str, uid: Option<&str>) -> MeasurementRow {
+        match normalize(line.as_bytes(), uid).unwrap() {
+            Outcome::Measurement(m) => m.row,
+            Outcome::Skipped(s) => panic!("skipped: {s:?}"),
+        }
+    }
+
+    const MSM: &str = r#"{"report_id":"20201020T101500Z_AS28787_x","test_name":"whatsapp","probe_cc":"AZ","probe_asn":"AS28787","measurement_start_time":"2020-10-20 10:15:00","input":null,"test_keys":{}}"#;
+
+    #[test]
+    fn wrapper_and_bare_line_give_the_same_row_but_different_ids() {
+        let bare = row(&format!("{MSM}\n"), None);
+        let wrapped = row(
+            &format!(r#"{{"format":"json","content":{MSM}}}"#),
+            Some("20201020101502.123456_AZ_whatsapp_0123456789abcdef"),
+        );
+        assert_eq!(bare.uid_source, UidSource::TrivialId);
+        assert_eq!(wrapped.uid_source, UidSource::Postcan);
+        assert_ne!(bare.measurement_uid, wrapped.measurement_uid);
+        assert_eq!(bare.content_id, wrapped.content_id);
+        assert_eq!(bare.probe_asn, 28787);
+        assert_eq!(bare.measurement_day.to_string(), "2020-10-20");
+    }
+
+    #[test]
+    fn placeholders_blank_lines_and_yaml_are_skips() {
+        for (line, skip) in [
+            ("{}\n", Skip::Placeholder),
+            ("\n", Skip::BlankLine),
+            (
+                r#"{"format":"yaml","content":"---\nfoo: 1"}"#,
+                Skip::YamlPost,
+            ),
+        ] {
+            assert_eq!(
+                normalize(line.as_bytes(), None).unwrap(),
+                Outcome::Skipped(skip)
+            );
+        }
+    }
+
+    #[test]
+    fn bad_records_are_rejected_with_a_reason() {
+        let cases: [(&[u8], &str); 6] = [
+            (b"{\"a\":", "invalid_json"),
+            (b"[1,2]", "not_an_object"),
+            (b"{\"test_name\":\"x\xff\"}", "invalid_utf8"),
+            (
+                br#"{"test_name":"whatsapp","probe_asn":28787,"measurement_start_time":"2020-10-20 10:15:00"}"#,
+                "wrong_type",
+            ),
+            (
+                br#"{"test_name":"../../etc","probe_asn":"AS1","measurement_start_time":"2020-10-20 10:15:00"}"#,
+                "invalid_value",
+            ),
+            (br#"{"test_name":"whatsapp","probe_asn":"AS1"}"#, "missing_field"),
+        ];
+        for (raw, reason) in cases {
+            let err = normalize(raw, None).unwrap_err();
+            assert_eq!(err.reason(), reason, "{err}");
+        }
+    }
+
+    #[test]
+    fn list_inputs_are_written_like_ooni_api() {
+        let r = row(
+            r#"{"test_name":"meek_fronted_requests_test","probe_asn":"AS1","measurement_start_time":"2021-01-22 10:00:00","input":["https://ajax.aspnetcdn.com/","az668014.vo.msecnd.net"]}"#,
+            None,
+        );
+        assert_eq!(
+            r.input.as_deref(),
+            Some("{https://ajax.aspnetcdn.com/,az668014.vo.msecnd.net}")
+        );
+        assert_eq!(r.domain.as_deref(), Some("ajax.aspnetcdn.com"));
+    }
+}

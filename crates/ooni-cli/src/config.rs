@@ -1,0 +1,318 @@
+//! Command-line flags and `pipelines/*.toml` files, resolved into one [`RunPlan`].
+//!
+//! Every flag can come from the TOML file; flags given on the command line win.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use chrono::NaiveDate;
+use clap::Args;
+use ooni_source::{Limits, Selection, compact_test_name, parse_day};
+use serde::Deserialize;
+
+/// The default source: OONI's public bucket (eu-central-1, read without signing).
+pub const DEFAULT_SOURCE: &str = "s3://ooni-data-eu-fra";
+/// Upload days read after `--until` by default, so late uploads are counted.
+pub const DEFAULT_LATE_UPLOAD_DAYS: u32 = 3;
+
+/// Flags of `ooni-pipeline run` (and `list`).
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    /// A TOML file with any of the flags below (e.g. pipelines/sample.toml); flags on the
+    /// command line win over the file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Where to read: s3://ooni-data-eu-fra (default), s3://BUCKET/PREFIX, or a local
+    /// directory holding the same key layout (raw/…, jsonl/…).
+    #[arg(long, value_name = "URL|DIR")]
+    pub source: Option<String>,
+
+    /// First measurement day, UTC, inclusive (default: yesterday).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub since: Option<String>,
+
+    /// Last measurement day, UTC, exclusive as in OONI's API (default: today).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub until: Option<String>,
+
+    /// Upload days read after --until, so that measurements uploaded late are counted
+    /// [default: 3].
+    #[arg(long, value_name = "DAYS")]
+    pub late_upload_days: Option<u32>,
+
+    /// Countries to keep, comma-separated (default: all).
+    #[arg(long, value_name = "CC,CC", value_delimiter = ',')]
+    pub probe_cc: Vec<String>,
+
+    /// Tests to keep, comma-separated, with or without underscores (default: all).
+    #[arg(long, value_name = "NAME,NAME", value_delimiter = ',')]
+    pub test_name: Vec<String>,
+
+    /// Output directory [default: ./ooni-out].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Worker threads for decoding and normalizing [default: number of CPUs].
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Largest line or .post member accepted, in MiB; larger ones are quarantined in
+    /// rejects/ [default: 16].
+    #[arg(long, value_name = "MIB")]
+    pub max_record_mib: Option<usize>,
+}
+
+/// The same settings as they appear in a `pipelines/*.toml` file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    source: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    late_upload_days: Option<u32>,
+    #[serde(default)]
+    probe_cc: Vec<String>,
+    #[serde(default)]
+    test_name: Vec<String>,
+    out: Option<PathBuf>,
+    jobs: Option<usize>,
+    max_record_mib: Option<usize>,
+}
+
+/// Where archives are read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// A local directory with OONI's key layout.
+    Local(PathBuf),
+    /// An S3 bucket and key prefix.
+    S3 {
+        /// Bucket name.
+        bucket: String,
+        /// Key prefix inside the bucket ("" for the root).
+        prefix: String,
+    },
+}
+
+impl std::fmt::Display for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceSpec::Local(p) => write!(f, "{}", p.display()),
+            SourceSpec::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}
+
+/// A run, fully resolved.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// Where to read.
+    pub source: SourceSpec,
+    /// What to read.
+    pub selection: Selection,
+    /// Where to write.
+    pub out: PathBuf,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Record size limits.
+    pub limits: Limits,
+}
+
+impl RunArgs {
+    /// Merges the TOML file (if any) under the flags, validates, and fills defaults.
+    pub fn resolve(self, today: NaiveDate) -> anyhow::Result<RunPlan> {
+        let file = match &self.config {
+            Some(path) => read_config(path)?,
+            None => FileConfig::default(),
+        };
+        let source = self
+            .source
+            .or(file.source)
+            .unwrap_or_else(|| DEFAULT_SOURCE.to_owned());
+        let since = day_arg("--since", self.since.or(file.since))?
+            .unwrap_or_else(|| today.pred_opt().unwrap_or(today));
+        let until = day_arg("--until", self.until.or(file.until))?.unwrap_or(today);
+        if since >= until {
+            bail!("--since {since} must be before --until {until} (--until is exclusive)");
+        }
+        let probe_cc = non_empty_or(self.probe_cc, file.probe_cc);
+        let probe_cc: BTreeSet<String> = probe_cc
+            .iter()
+            .map(|c| c.trim().to_ascii_uppercase())
+            .filter(|c| !c.is_empty())
+            .collect();
+        if let Some(bad) = probe_cc
+            .iter()
+            .find(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            bail!("--probe-cc {bad:?} is not a two-letter country code");
+        }
+        let test_names: BTreeSet<String> = non_empty_or(self.test_name, file.test_name)
+            .iter()
+            .map(|t| compact_test_name(t.trim()))
+            .filter(|t| !t.is_empty())
+            .collect();
+        if let Some(bad) = test_names.iter().find(|t| {
+            !t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        }) {
+            bail!("--test-name {bad:?} is not a test name (letters, digits, underscores)");
+        }
+        let out = self
+            .out
+            .or(file.out)
+            .unwrap_or_else(|| PathBuf::from("ooni-out"));
+        let jobs = self
+            .jobs
+            .or(file.jobs)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .max(1);
+        let max_record_mib = self.max_record_mib.or(file.max_record_mib).unwrap_or(16);
+        Ok(RunPlan {
+            source: parse_source(&source)?,
+            selection: Selection {
+                since,
+                until,
+                late_upload_days: self
+                    .late_upload_days
+                    .or(file.late_upload_days)
+                    .unwrap_or(DEFAULT_LATE_UPLOAD_DAYS),
+                probe_cc,
+                test_names,
+            },
+            out,
+            jobs,
+            limits: Limits {
+                max_record_bytes: max_record_mib.saturating_mul(1024 * 1024),
+            },
+        })
+    }
+}
+
+fn read_config(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))
+}
+
+fn non_empty_or(flag: Vec<String>, file: Vec<String>) -> Vec<String> {
+    if flag.is_empty() { file } else { flag }
+}
+
+fn day_arg(flag: &str, value: Option<String>) -> anyhow::Result<Option<NaiveDate>> {
+    value
+        .map(|v| parse_day(&v).with_context(|| format!("{flag} {v:?} is not a YYYY-MM-DD date")))
+        .transpose()
+}
+
+/// Relative paths, in a config file as on the command line, are relative to the current
+/// directory, so `--config pipelines/x.toml` behaves like the same flags typed by hand.
+fn parse_source(source: &str) -> anyhow::Result<SourceSpec> {
+    if let Some(rest) = source.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            bail!("--source {source:?} names no bucket");
+        }
+        let prefix = if prefix.is_empty() || prefix.ends_with('/') {
+            prefix.to_owned()
+        } else {
+            format!("{prefix}/")
+        };
+        return Ok(SourceSpec::S3 {
+            bucket: bucket.to_owned(),
+            prefix,
+        });
+    }
+    if source.contains("://") {
+        bail!("--source {source:?}: only s3:// URLs and local directories are supported");
+    }
+    let path = PathBuf::from(source);
+    if !path.is_dir() {
+        bail!("--source {}: no such directory", path.display());
+    }
+    Ok(SourceSpec::Local(path))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2020, 10, 21).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_yesterday_and_the_public_bucket() {
+        let plan = RunArgs::default().resolve(today()).unwrap();
+        assert_eq!(plan.selection.since.to_string(), "2020-10-20");
+        assert_eq!(plan.selection.until.to_string(), "2020-10-21");
+        assert_eq!(
+            plan.source,
+            SourceSpec::S3 {
+                bucket: "ooni-data-eu-fra".into(),
+                prefix: String::new()
+            }
+        );
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_names_are_normalized() {
+        let dir = tempfile_dir();
+        let cfg = dir.join("p.toml");
+        std::fs::write(
+            &cfg,
+            "since = \"2020-09-01\"\nuntil = \"2020-12-01\"\ntest_name = [\"web_connectivity\"]\nprobe_cc = [\"az\"]\n",
+        )
+        .unwrap();
+        let args = RunArgs {
+            config: Some(cfg),
+            since: Some("2020-10-01".into()),
+            test_name: vec!["whatsapp".into(), "facebook_messenger".into()],
+            ..RunArgs::default()
+        };
+        let plan = args.resolve(today()).unwrap();
+        assert_eq!(plan.selection.since.to_string(), "2020-10-01");
+        assert_eq!(plan.selection.until.to_string(), "2020-12-01");
+        assert_eq!(
+            plan.selection.test_names.iter().collect::<Vec<_>>(),
+            ["facebookmessenger", "whatsapp"]
+        );
+        assert_eq!(plan.selection.probe_cc.iter().collect::<Vec<_>>(), ["AZ"]);
+    }
+
+    #[test]
+    fn unknown_config_keys_and_bad_days_are_errors() {
+        let dir = tempfile_dir();
+        let cfg = dir.join("bad.toml");
+        std::fs::write(&cfg, "sinse = \"2020-01-01\"\n").unwrap();
+        let err = RunArgs {
+            config: Some(cfg),
+            ..RunArgs::default()
+        }
+        .resolve(today())
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("unknown field `sinse`"),
+            "{err:#}"
+        );
+        let err = RunArgs {
+            since: Some("2020-13-01".into()),
+            ..RunArgs::default()
+        }
+        .resolve(today())
+        .unwrap_err();
+        assert!(err.to_string().contains("--since"));
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "ooni-cli-config-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

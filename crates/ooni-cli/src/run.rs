@@ -1,0 +1,444 @@
+//! `ooni-pipeline run`: list → read and normalize in parallel → drop duplicates → write
+//! partitions → aggregate → summarize.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ooni_normalize::{Outcome, normalize};
+use ooni_parquet::{Judgement, Measured, Provenance};
+use ooni_source::{ArchiveKey, RecordError, Store, compact_test_name, read_records};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::config::RunPlan;
+use crate::rejects::{Reject, write_rejects};
+use crate::summary::{Conservation, Counts, RunSummary};
+
+/// What one archive produced.
+#[derive(Default)]
+struct ArchiveOutput {
+    measured: Vec<Measured>,
+    rejects: Vec<Reject>,
+    counts: Counts,
+}
+
+/// Runs the whole job; returns the summary (also written to `DIR/_runs/<run_id>.json`).
+pub fn run(plan: &RunPlan, store: &dyn Store, run_id: &str) -> anyhow::Result<RunSummary> {
+    let mut seconds = BTreeMap::new();
+    let started = Instant::now();
+    let inventory = ooni_source::inventory(store, &plan.selection)
+        .with_context(|| format!("listing {}", store.location()))?;
+    let archives_listed = inventory.archives.len() as u64;
+    let bytes_listed = inventory.archives.iter().map(|(_, size)| size).sum();
+    let keys: Vec<ArchiveKey> = inventory.archives.into_iter().map(|(k, _)| k).collect();
+    let (archives, twins_skipped) = ooni_source::pick_one_of_each_twin(keys);
+    seconds.insert("list".to_owned(), started.elapsed().as_secs_f64());
+    log(&format!(
+        "listed {archives_listed} archives ({}) in {} ({} LIST calls); reading {} of them",
+        human_bytes(bytes_listed),
+        store.location(),
+        inventory.list_calls,
+        archives.len()
+    ));
+
+    let read_started = Instant::now();
+    let progress = Progress::new(archives.len() as u64);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(plan.jobs)
+        .build()
+        .context("starting worker threads")?;
+    let outputs: Vec<ArchiveOutput> = pool.install(|| {
+        archives
+            .par_iter()
+            .map(|key| {
+                let out = process_archive(store, key, plan);
+                progress.advance(out.counts.stored_bytes, out.counts.records_read);
+                out
+            })
+            .collect()
+    });
+    progress.finish();
+    seconds.insert("read".to_owned(), read_started.elapsed().as_secs_f64());
+
+    let mut counts = Counts::default();
+    let mut measured = Vec::new();
+    let mut rejects = Vec::new();
+    for out in outputs {
+        counts += out.counts;
+        measured.extend(out.measured);
+        rejects.extend(out.rejects);
+    }
+    let (partitions, duplicates) = deduplicate(measured);
+
+    let write_started = Instant::now();
+    let scope = scope_tag(plan);
+    let written = write_partitions(&plan.out, &scope, &partitions)?;
+    let measurements_written: u64 = partitions.values().map(|v| v.len() as u64).sum();
+    let mut ooni_dropped = BTreeMap::new();
+    for m in partitions.values().flatten() {
+        if let Some(reason) = &m.judgement.ooni_drop_reason {
+            *ooni_dropped.entry(reason.clone()).or_default() += 1;
+        }
+    }
+    let rejects_file = write_rejects(&plan.out, run_id, &rejects)?;
+    seconds.insert("write".to_owned(), write_started.elapsed().as_secs_f64());
+
+    let aggregate_started = Instant::now();
+    let aggregates = crate::tables::write_aggregates(&plan.out, &plan.selection)?;
+    seconds.insert(
+        "aggregate".to_owned(),
+        aggregate_started.elapsed().as_secs_f64(),
+    );
+    seconds.insert("total".to_owned(), started.elapsed().as_secs_f64());
+
+    let conservation = Conservation::check(&counts, measurements_written, duplicates);
+    let summary = RunSummary {
+        run_id: run_id.to_owned(),
+        version: env!("CARGO_PKG_VERSION"),
+        source: store.location(),
+        since: plan.selection.since.to_string(),
+        until: plan.selection.until.to_string(),
+        late_upload_days: plan.selection.late_upload_days,
+        probe_cc: plan.selection.probe_cc.iter().cloned().collect(),
+        test_names: plan.selection.test_names.iter().cloned().collect(),
+        out: plan.out.display().to_string(),
+        jobs: plan.jobs,
+        archives_listed,
+        bytes_listed,
+        twins_skipped,
+        unrecognized_keys: inventory.unrecognized.len() as u64,
+        unrecognized_examples: inventory
+            .unrecognized
+            .iter()
+            .take(5)
+            .map(|e| e.key.clone())
+            .collect(),
+        list_calls: inventory.list_calls,
+        counts,
+        measurements_written,
+        duplicates,
+        observations_written: 0,
+        ooni_dropped,
+        files_written: written + aggregates.files_written,
+        conservation,
+        seconds,
+        rejects_file: rejects_file.map(|p| p.display().to_string()),
+        worst_cells: aggregates.worst_cells,
+    };
+    write_summary(&plan.out, &summary)?;
+    Ok(summary)
+}
+
+fn process_archive(store: &dyn Store, key: &ArchiveKey, plan: &RunPlan) -> ArchiveOutput {
+    let mut out = ArchiveOutput::default();
+    out.counts.archives_read = 1;
+    let reader = match store.open(&key.key) {
+        Ok(reader) => reader,
+        Err(e) => {
+            out.counts.archive_errors += 1;
+            out.rejects.push(Reject::new(
+                "unreadable_archive",
+                e.to_string(),
+                &key.key,
+                &ooni_source::Position::Line(0),
+                0,
+                &[],
+            ));
+            return out;
+        }
+    };
+    let stats = read_records(
+        &key.key,
+        key.format,
+        reader,
+        plan.limits,
+        |item| match item {
+            Ok(record) => {
+                out.counts.records_read += 1;
+                process_record(key, &record, plan, &mut out);
+            }
+            Err(RecordError::TooLarge {
+                position,
+                len,
+                max,
+                head,
+                ..
+            }) => {
+                out.counts.records_read += 1;
+                out.counts.reject("too_large");
+                out.rejects.push(Reject::new(
+                    "too_large",
+                    format!("{len} bytes, over the {max}-byte limit (--max-record-mib)"),
+                    &key.key,
+                    &position,
+                    len,
+                    &head,
+                ));
+            }
+            Err(RecordError::Truncated {
+                position,
+                partial,
+                source,
+                ..
+            }) => {
+                out.counts.archive_errors += 1;
+                // A record cut short counts as read and rejected; an archive that ends between
+                // records lost nothing we could count, and is reported as an archive error.
+                let reason = if partial.is_empty() {
+                    "truncated_archive"
+                } else {
+                    out.counts.records_read += 1;
+                    out.counts.reject("truncated_record");
+                    "truncated_record"
+                };
+                out.rejects.push(Reject::new(
+                    reason,
+                    format!("archive unreadable from here on: {source}"),
+                    &key.key,
+                    &position,
+                    partial.len() as u64,
+                    &partial,
+                ));
+            }
+        },
+    );
+    out.counts.stored_bytes = stats.stored_bytes;
+    out.counts.decoded_bytes = stats.decoded_bytes;
+    out.counts.other_tar_members = stats.other_members;
+    out
+}
+
+fn process_record(
+    key: &ArchiveKey,
+    record: &ooni_source::Record,
+    plan: &RunPlan,
+    out: &mut ArchiveOutput,
+) {
+    let uid = record.position.archive_uid();
+    let reject = |out: &mut ArchiveOutput, reason: &str, detail: String| {
+        out.counts.reject(reason);
+        out.rejects.push(Reject::new(
+            reason,
+            detail,
+            &key.key,
+            &record.position,
+            record.bytes.len() as u64,
+            &record.bytes,
+        ));
+    };
+    // A bug on one odd measurement must not take the run down: it becomes a reject.
+    let outcome = match catch_unwind(AssertUnwindSafe(|| normalize(&record.bytes, uid))) {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            reject(out, "panic", panic_message(&panic));
+            return;
+        }
+    };
+    let normalized = match outcome {
+        Ok(Outcome::Measurement(n)) => n,
+        Ok(Outcome::Skipped(skip)) => {
+            out.counts.skip(skip.as_str());
+            return;
+        }
+        Err(e) => {
+            reject(out, e.reason(), e.to_string());
+            return;
+        }
+    };
+    let row = normalized.row;
+    let cc = row.probe_cc.as_deref().unwrap_or("");
+    if cc != key.probe_cc || compact_test_name(&row.test_name) != key.test_name {
+        out.counts.key_body_mismatches += 1;
+    }
+    if !plan.selection.wants_measurement(cc, &row.test_name) {
+        out.counts.skip("other_country_or_test");
+        return;
+    }
+    if !plan.selection.contains_day(row.measurement_day) {
+        out.counts.skip("outside_days");
+        return;
+    }
+    out.counts.measurements += 1;
+    out.measured.push(Measured {
+        row,
+        judgement: Judgement::default(),
+        provenance: Provenance {
+            source_key: key.key.clone(),
+            source_line: record.position.line(),
+            source_member: record.position.member().map(str::to_owned),
+        },
+    });
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned())
+}
+
+type Partitions = BTreeMap<(String, chrono::NaiveDate), Vec<Measured>>;
+
+/// Keeps one copy of each measurement (same content identity), preferring OONI's own uid,
+/// then the first by key and position, so the result does not depend on thread timing;
+/// groups by partition and sorts each partition by time and uid.
+fn deduplicate(mut measured: Vec<Measured>) -> (Partitions, u64) {
+    measured.sort_by(|a, b| {
+        (&a.row.content_id, a.row.uid_source.rank(), &a.provenance).cmp(&(
+            &b.row.content_id,
+            b.row.uid_source.rank(),
+            &b.provenance,
+        ))
+    });
+    let before = measured.len() as u64;
+    measured.dedup_by(|later, first| later.row.content_id == first.row.content_id);
+    let duplicates = before - measured.len() as u64;
+    let mut partitions: Partitions = BTreeMap::new();
+    for m in measured {
+        partitions
+            .entry((m.row.test_name.clone(), m.row.measurement_day))
+            .or_default()
+            .push(m);
+    }
+    for rows in partitions.values_mut() {
+        rows.sort_by(|a, b| {
+            (a.row.measurement_start_time, &a.row.measurement_uid)
+                .cmp(&(b.row.measurement_start_time, &b.row.measurement_uid))
+        });
+    }
+    (partitions, duplicates)
+}
+
+/// A short tag naming the run's country/test scope: a rerun with the same scope replaces
+/// its own files, and runs with other scopes never overwrite them.
+fn scope_tag(plan: &RunPlan) -> String {
+    let sel = &plan.selection;
+    if sel.probe_cc.is_empty() && sel.test_names.is_empty() {
+        return "all".to_owned();
+    }
+    let mut h = Sha256::new();
+    for cc in &sel.probe_cc {
+        h.update(cc.as_bytes());
+        h.update(b",");
+    }
+    h.update(b"|");
+    for tn in &sel.test_names {
+        h.update(tn.as_bytes());
+        h.update(b",");
+    }
+    let digest = h.finalize();
+    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+fn write_partitions(out: &Path, scope: &str, partitions: &Partitions) -> anyhow::Result<u64> {
+    let files = AtomicU64::new(0);
+    partitions
+        .par_iter()
+        .try_for_each(|((test_name, day), rows)| -> anyhow::Result<()> {
+            let refs: Vec<&Measured> = rows.iter().collect();
+            let batch = ooni_parquet::measurements_batch(&refs)?;
+            let dir = ooni_parquet::partition_dir(out, "measurements", test_name, *day)?;
+            ooni_parquet::write_file_atomically(
+                &dir.join(format!("part-{scope}.parquet")),
+                &[batch],
+            )?;
+            files.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        })?;
+    Ok(files.into_inner())
+}
+
+fn write_summary(out: &Path, summary: &RunSummary) -> anyhow::Result<PathBuf> {
+    let dir = out.join("_runs");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!("{}.json", summary.run_id));
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(summary)?)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("renaming {}", tmp.display()))?;
+    Ok(path)
+}
+
+/// Progress on stderr: a bar on a terminal, a log line every few seconds otherwise
+/// (cron, Kubernetes and Airflow logs).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    total: u64,
+    done: AtomicU64,
+    bytes: AtomicU64,
+    records: AtomicU64,
+    last_log: Mutex<Instant>,
+}
+
+impl Progress {
+    fn new(total: u64) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} archives {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress {
+            bar,
+            total,
+            done: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            records: AtomicU64::new(0),
+            last_log: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn advance(&self, bytes: u64, records: u64) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let bytes = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        let records = self.records.fetch_add(records, Ordering::Relaxed) + records;
+        let msg = format!("{} read, {records} records", human_bytes(bytes));
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+            bar.set_message(msg);
+        } else if let Ok(mut last) = self.last_log.lock()
+            && (last.elapsed() >= Duration::from_secs(10) || done == self.total)
+        {
+            *last = Instant::now();
+            log(&format!("read {done}/{} archives, {msg}", self.total));
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A log line on stderr.
+pub fn log(message: &str) {
+    eprintln!("[ooni-pipeline] {message}");
+}
+
+/// `1234567` → `1.2 MB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

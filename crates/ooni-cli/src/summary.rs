@@ -1,0 +1,182 @@
+//! What a run read, wrote, skipped and rejected: counted per archive, summed, checked for
+//! conservation, printed for people and written as JSON for machines.
+
+use std::collections::BTreeMap;
+use std::ops::AddAssign;
+
+use serde::Serialize;
+
+/// Counts from reading archives; summed across threads with `+=`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Archives opened.
+    pub archives_read: u64,
+    /// Archive bytes as stored (compressed).
+    pub stored_bytes: u64,
+    /// Archive bytes after decompression.
+    pub decoded_bytes: u64,
+    /// Records (JSONL lines and postcan members) read, including broken ones.
+    pub records_read: u64,
+    /// Measurements normalized (before duplicates are dropped).
+    pub measurements: u64,
+    /// Records that are not measurements, by reason (placeholders, out-of-window days, …).
+    pub skipped: BTreeMap<String, u64>,
+    /// Records quarantined in rejects/, by reason.
+    pub rejected: BTreeMap<String, u64>,
+    /// Archives whose end could not be read (truncated gzip, broken tar, I/O errors).
+    pub archive_errors: u64,
+    /// Tar members that are not `.post` files.
+    pub other_tar_members: u64,
+    /// Measurements whose body disagrees with the country or test in their key.
+    pub key_body_mismatches: u64,
+}
+
+impl Counts {
+    /// Adds one to a skip reason.
+    pub fn skip(&mut self, reason: &str) {
+        *self.skipped.entry(reason.to_owned()).or_default() += 1;
+    }
+
+    /// Adds one to a reject reason.
+    pub fn reject(&mut self, reason: &str) {
+        *self.rejected.entry(reason.to_owned()).or_default() += 1;
+    }
+
+    /// All skipped records.
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+
+    /// All rejected records.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+}
+
+impl AddAssign for Counts {
+    fn add_assign(&mut self, other: Counts) {
+        self.archives_read += other.archives_read;
+        self.stored_bytes += other.stored_bytes;
+        self.decoded_bytes += other.decoded_bytes;
+        self.records_read += other.records_read;
+        self.measurements += other.measurements;
+        for (k, v) in other.skipped {
+            *self.skipped.entry(k).or_default() += v;
+        }
+        for (k, v) in other.rejected {
+            *self.rejected.entry(k).or_default() += v;
+        }
+        self.archive_errors += other.archive_errors;
+        self.other_tar_members += other.other_tar_members;
+        self.key_body_mismatches += other.key_body_mismatches;
+    }
+}
+
+/// `records_read = measurements_written + duplicates + skipped + rejected`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Conservation {
+    /// Left side.
+    pub records_read: u64,
+    /// Distinct measurements written.
+    pub measurements_written: u64,
+    /// Copies of a measurement already written (twins, `.l.`/`.x.` copies, layout overlap).
+    pub duplicates: u64,
+    /// Not measurements, on purpose.
+    pub skipped: u64,
+    /// Quarantined.
+    pub rejected: u64,
+    /// Whether the two sides are equal.
+    pub holds: bool,
+}
+
+impl Conservation {
+    /// Checks the balance.
+    pub fn check(counts: &Counts, measurements_written: u64, duplicates: u64) -> Conservation {
+        let skipped = counts.skipped_total();
+        let rejected = counts.rejected_total();
+        Conservation {
+            records_read: counts.records_read,
+            measurements_written,
+            duplicates,
+            skipped,
+            rejected,
+            holds: counts.records_read == measurements_written + duplicates + skipped + rejected,
+        }
+    }
+}
+
+/// One line of the "worst cells" table.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorstCell {
+    /// Country.
+    pub probe_cc: Option<String>,
+    /// ASN.
+    pub probe_asn: u32,
+    /// Test.
+    pub test_name: String,
+    /// Target domain.
+    pub domain: String,
+    /// Measurements with an outcome (stage `any`), summed over the run's days.
+    pub measurement_count: u64,
+    /// Of those, failed.
+    pub failure_count: u64,
+    /// The most frequent failure.
+    pub top_failure: Option<String>,
+}
+
+/// The machine-readable run summary (`DIR/_runs/<run_id>.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// This run's id.
+    pub run_id: String,
+    /// ooni-pipeline version.
+    pub version: &'static str,
+    /// Where it read.
+    pub source: String,
+    /// First measurement day (inclusive).
+    pub since: String,
+    /// Last measurement day (exclusive).
+    pub until: String,
+    /// Upload days read after `until`.
+    pub late_upload_days: u32,
+    /// Countries selected (empty: all).
+    pub probe_cc: Vec<String>,
+    /// Tests selected, key spelling (empty: all).
+    pub test_names: Vec<String>,
+    /// Output directory.
+    pub out: String,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Objects listed in the selection.
+    pub archives_listed: u64,
+    /// Bytes listed in the selection.
+    pub bytes_listed: u64,
+    /// `raw/` twins not read because their sibling was.
+    pub twins_skipped: u64,
+    /// Listed keys outside OONI's layout (first few shown).
+    pub unrecognized_keys: u64,
+    /// Examples of unrecognized keys.
+    pub unrecognized_examples: Vec<String>,
+    /// LIST calls.
+    pub list_calls: u64,
+    /// Reading counts.
+    pub counts: Counts,
+    /// Distinct measurements written.
+    pub measurements_written: u64,
+    /// Duplicates dropped.
+    pub duplicates: u64,
+    /// Observation rows written.
+    pub observations_written: u64,
+    /// Measurements OONI's fastpath would drop (still written, left out of `ooni_counts`), by reason.
+    pub ooni_dropped: BTreeMap<String, u64>,
+    /// Parquet files written.
+    pub files_written: u64,
+    /// The balance check.
+    pub conservation: Conservation,
+    /// Wall-clock seconds per phase.
+    pub seconds: BTreeMap<String, f64>,
+    /// The rejects file, when anything was rejected.
+    pub rejects_file: Option<String>,
+    /// Cells with the highest failure rates.
+    pub worst_cells: Vec<WorstCell>,
+}

@@ -1,0 +1,143 @@
+//! Rows → Arrow record batches, in the contract's column order and types.
+
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, StringArray, TimestampMicrosecondArray, UInt32Array,
+    UInt64Array,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use ooni_normalize::MeasurementRow;
+
+/// Where a measurement was read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Provenance {
+    /// The archive's key.
+    pub source_key: String,
+    /// Line number (from 1) in a `.jsonl.gz`.
+    pub source_line: Option<u64>,
+    /// Member name in a postcan.
+    pub source_member: Option<String>,
+}
+
+/// OONI fastpath's judgement of a measurement, as columns.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Judgement {
+    /// `blocking_general > 0.5`.
+    pub anomaly: bool,
+    /// A known blockpage or DNS fingerprint matched in its country.
+    pub confirmed: bool,
+    /// The test itself failed (`accuracy < 0.5`).
+    pub msm_failure: bool,
+    /// Fastpath's `blocking_general` score.
+    pub blocking_general: f64,
+    /// Why `msm_failure`, when it is true.
+    pub msm_failure_reason: Option<String>,
+    /// Why OONI's fastpath would drop this measurement entirely (no report id, country ZZ,
+    /// AS0); such rows are kept here but left out of `ooni_counts`.
+    pub ooni_drop_reason: Option<String>,
+}
+
+/// One measurement ready to be written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured {
+    /// Envelope columns.
+    pub row: MeasurementRow,
+    /// Verdict columns.
+    pub judgement: Judgement,
+    /// Where it was read.
+    pub provenance: Provenance,
+}
+
+fn utf8(name: &str) -> Field {
+    Field::new(name, DataType::Utf8, true)
+}
+
+static MEASUREMENTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("measurement_uid", DataType::Utf8, false),
+        Field::new("uid_source", DataType::Utf8, false),
+        Field::new("content_id", DataType::Utf8, false),
+        utf8("report_id"),
+        utf8("input"),
+        utf8("domain"),
+        utf8("test_version"),
+        utf8("software_name"),
+        utf8("software_version"),
+        Field::new(
+            "measurement_start_time",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        utf8("probe_cc"),
+        Field::new("probe_asn", DataType::UInt32, false),
+        utf8("probe_network_name"),
+        Field::new("resolver_asn", DataType::UInt32, true),
+        utf8("resolver_ip"),
+        utf8("resolver_network_name"),
+        Field::new("test_runtime", DataType::Float64, true),
+        Field::new("anomaly", DataType::Boolean, false),
+        Field::new("confirmed", DataType::Boolean, false),
+        Field::new("msm_failure", DataType::Boolean, false),
+        Field::new("blocking_general", DataType::Float64, false),
+        utf8("msm_failure_reason"),
+        utf8("ooni_drop_reason"),
+        Field::new("source_key", DataType::Utf8, false),
+        Field::new("source_line", DataType::UInt64, true),
+        utf8("source_member"),
+    ]))
+});
+
+/// The `measurements` file schema (`test_name` and `measurement_day` are hive partitions).
+pub fn measurements_schema() -> SchemaRef {
+    Arc::clone(&MEASUREMENTS_SCHEMA)
+}
+
+fn strings<'a>(values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
+    Arc::new(StringArray::from_iter(values))
+}
+
+/// Builds one batch of `measurements` rows.
+pub fn measurements_batch(rows: &[&Measured]) -> Result<RecordBatch, ArrowError> {
+    let r = || rows.iter().map(|m| &m.row);
+    let j = || rows.iter().map(|m| &m.judgement);
+    let p = || rows.iter().map(|m| &m.provenance);
+    let columns: Vec<ArrayRef> = vec![
+        strings(r().map(|r| Some(r.measurement_uid.as_str()))),
+        strings(r().map(|r| Some(r.uid_source.as_str()))),
+        strings(r().map(|r| Some(r.content_id.as_str()))),
+        strings(r().map(|r| r.report_id.as_deref())),
+        strings(r().map(|r| r.input.as_deref())),
+        strings(r().map(|r| r.domain.as_deref())),
+        strings(r().map(|r| r.test_version.as_deref())),
+        strings(r().map(|r| r.software_name.as_deref())),
+        strings(r().map(|r| r.software_version.as_deref())),
+        Arc::new(
+            TimestampMicrosecondArray::from_iter_values(
+                r().map(|r| r.measurement_start_time.and_utc().timestamp_micros()),
+            )
+            .with_timezone("UTC"),
+        ),
+        strings(r().map(|r| r.probe_cc.as_deref())),
+        Arc::new(UInt32Array::from_iter_values(r().map(|r| r.probe_asn))),
+        strings(r().map(|r| r.probe_network_name.as_deref())),
+        Arc::new(UInt32Array::from_iter(r().map(|r| r.resolver_asn))),
+        strings(r().map(|r| r.resolver_ip.as_deref())),
+        strings(r().map(|r| r.resolver_network_name.as_deref())),
+        Arc::new(Float64Array::from_iter(r().map(|r| r.test_runtime))),
+        Arc::new(BooleanArray::from_iter(j().map(|j| Some(j.anomaly)))),
+        Arc::new(BooleanArray::from_iter(j().map(|j| Some(j.confirmed)))),
+        Arc::new(BooleanArray::from_iter(j().map(|j| Some(j.msm_failure)))),
+        Arc::new(Float64Array::from_iter_values(
+            j().map(|j| j.blocking_general),
+        )),
+        strings(j().map(|j| j.msm_failure_reason.as_deref())),
+        strings(j().map(|j| j.ooni_drop_reason.as_deref())),
+        strings(p().map(|p| Some(p.source_key.as_str()))),
+        Arc::new(UInt64Array::from_iter(p().map(|p| p.source_line))),
+        strings(p().map(|p| p.source_member.as_deref())),
+    ];
+    RecordBatch::try_new(measurements_schema(), columns)
+}

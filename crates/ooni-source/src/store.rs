@@ -1,0 +1,308 @@
+//! Where archives come from: a listing of keys and a way to open one.
+//!
+//! [`Store`] is the seam between the pipeline and storage. [`LocalStore`] reads a directory
+//! that holds OONI's key layout (`raw/…`, `jsonl/…`); an S3 store implements the same trait.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use crate::key::{ArchiveKey, KeyError};
+use crate::select::{Selection, raw_layout_start};
+
+/// One listed object.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ObjectMeta {
+    /// The key, `/`-separated, relative to the store's root.
+    pub key: String,
+    /// Size in bytes, as listed.
+    pub size: u64,
+}
+
+/// Listing or opening failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A listing call failed.
+    #[error("listing {location}/{prefix} failed: {source}")]
+    List {
+        /// The store (directory or bucket).
+        location: String,
+        /// The prefix being listed.
+        prefix: String,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An object could not be opened.
+    #[error("opening {location}/{key} failed: {source}")]
+    Open {
+        /// The store (directory or bucket).
+        location: String,
+        /// The key.
+        key: String,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// A source of OONI archives.
+pub trait Store: Send + Sync {
+    /// A human description of the store (`./examples/bucket`, `s3://ooni-data-eu-fra`).
+    fn location(&self) -> String;
+    /// Every object whose key starts with `prefix` (which ends in `/`).
+    fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
+    /// A streaming reader over one object's bytes.
+    fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, StoreError>;
+}
+
+/// The narrowest prefixes that can hold the selection's archives: per upload day in `raw/`
+/// (per hour, country and test when those are given) and per test/country/day in `jsonl/`.
+pub fn plan_prefixes(selection: &Selection) -> Vec<String> {
+    let mut prefixes = Vec::new();
+    let raw_start = raw_layout_start();
+    for day in selection.bucket_days() {
+        let compact = day.format("%Y%m%d").to_string();
+        if day >= raw_start {
+            prefixes.extend(raw_prefixes(&compact, selection));
+        }
+        if day <= raw_start {
+            prefixes.extend(jsonl_prefixes(&compact, selection));
+        }
+    }
+    prefixes
+}
+
+fn raw_prefixes(day: &str, selection: &Selection) -> Vec<String> {
+    if selection.probe_cc.is_empty() || selection.test_names.is_empty() {
+        return vec![format!("raw/{day}/")];
+    }
+    let mut out = Vec::new();
+    for hour in 0..24 {
+        for cc in &selection.probe_cc {
+            for tn in &selection.test_names {
+                out.push(format!("raw/{day}/{hour:02}/{cc}/{tn}/"));
+            }
+        }
+    }
+    out
+}
+
+fn jsonl_prefixes(day: &str, selection: &Selection) -> Vec<String> {
+    if selection.probe_cc.is_empty() || selection.test_names.is_empty() {
+        // Without both, jsonl/ cannot be narrowed by day alone: list it per test (or whole)
+        // and let the key filter drop other days. Deduplicated by the caller.
+        if selection.test_names.is_empty() {
+            return vec!["jsonl/".to_owned()];
+        }
+        return selection
+            .test_names
+            .iter()
+            .map(|tn| format!("jsonl/{tn}/"))
+            .collect();
+    }
+    let mut out = Vec::new();
+    for tn in &selection.test_names {
+        for cc in &selection.probe_cc {
+            out.push(format!("jsonl/{tn}/{cc}/{day}/"));
+        }
+    }
+    out
+}
+
+/// The result of listing a selection: archives to read, and keys that were not understood.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    /// Parsed keys inside the selection, with their listed sizes, in key order.
+    pub archives: Vec<(ArchiveKey, u64)>,
+    /// Listed keys that do not follow OONI's layout (never silently ignored: reported).
+    pub unrecognized: Vec<KeyError>,
+    /// Number of list calls made.
+    pub list_calls: u64,
+}
+
+/// Lists the selection's prefixes and keeps the keys whose day, country and test match.
+pub fn inventory(store: &dyn Store, selection: &Selection) -> Result<Inventory, StoreError> {
+    let mut prefixes = plan_prefixes(selection);
+    prefixes.sort();
+    prefixes.dedup();
+    // A broader prefix already covers narrower ones (e.g. `jsonl/` covers `jsonl/tn/`).
+    let mut kept: Vec<String> = Vec::new();
+    for p in prefixes {
+        if !kept.iter().any(|k| p.starts_with(k.as_str())) {
+            kept.push(p);
+        }
+    }
+    let mut inv = Inventory::default();
+    let mut seen = std::collections::BTreeSet::new();
+    for prefix in &kept {
+        inv.list_calls += 1;
+        for obj in store.list(prefix)? {
+            if !seen.insert(obj.key.clone()) {
+                continue;
+            }
+            match ArchiveKey::parse(&obj.key) {
+                Ok(key) if selection.selects(&key) => inv.archives.push((key, obj.size)),
+                Ok(_) => {}
+                Err(e) => inv.unrecognized.push(e),
+            }
+        }
+    }
+    inv.archives.sort();
+    Ok(inv)
+}
+
+/// A directory laid out like OONI's bucket.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    /// A store rooted at `root` (which holds `raw/` and/or `jsonl/`).
+    pub fn new(root: impl Into<PathBuf>) -> LocalStore {
+        LocalStore { root: root.into() }
+    }
+
+    fn list_error(&self, prefix: &str, source: std::io::Error) -> StoreError {
+        StoreError::List {
+            location: self.location(),
+            prefix: prefix.to_owned(),
+            source: Box::new(source),
+        }
+    }
+}
+
+impl Store for LocalStore {
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        // Prefixes here always end at a directory boundary.
+        let dir = self.root.join(prefix.trim_end_matches('/'));
+        let mut out = Vec::new();
+        if !dir.is_dir() {
+            return Ok(out);
+        }
+        let mut stack = vec![dir];
+        while let Some(dir) = stack.pop() {
+            let entries = fs::read_dir(&dir).map_err(|e| self.list_error(prefix, e))?;
+            for entry in entries {
+                let entry = entry.map_err(|e| self.list_error(prefix, e))?;
+                let file_type = entry.file_type().map_err(|e| self.list_error(prefix, e))?;
+                let path = entry.path();
+                if file_type.is_dir() {
+                    stack.push(path);
+                } else if file_type.is_file() {
+                    let size = entry
+                        .metadata()
+                        .map_err(|e| self.list_error(prefix, e))?
+                        .len();
+                    if let Some(key) = relative_key(&self.root, &path) {
+                        out.push(ObjectMeta { key, size });
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, StoreError> {
+        let path = self.root.join(key);
+        fs::File::open(&path)
+            .map(|f| Box::new(f) as Box<dyn Read + Send>)
+            .map_err(|e| StoreError::Open {
+                location: self.location(),
+                key: key.to_owned(),
+                source: Box::new(e),
+            })
+    }
+}
+
+fn relative_key(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+    Some(parts?.join("/"))
+}
+
+/// Parses a `YYYY-MM-DD` day as given on the command line.
+pub fn parse_day(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn selection(cc: &[&str], tn: &[&str], since: &str, until: &str) -> Selection {
+        Selection {
+            since: parse_day(since).unwrap(),
+            until: parse_day(until).unwrap(),
+            late_upload_days: 0,
+            probe_cc: cc.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>(),
+            test_names: tn.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>(),
+        }
+    }
+
+    #[test]
+    fn one_country_one_test_one_day_lists_hourly_prefixes_only() {
+        let p = plan_prefixes(&selection(
+            &["AZ"],
+            &["whatsapp"],
+            "2020-11-01",
+            "2020-11-02",
+        ));
+        assert_eq!(p.len(), 24);
+        assert_eq!(p[0], "raw/20201101/00/AZ/whatsapp/");
+    }
+
+    #[test]
+    fn the_overlap_day_is_listed_in_both_layouts() {
+        let p = plan_prefixes(&selection(
+            &["AZ"],
+            &["whatsapp"],
+            "2020-10-20",
+            "2020-10-21",
+        ));
+        assert!(p.contains(&"raw/20201020/13/AZ/whatsapp/".to_owned()));
+        assert!(p.contains(&"jsonl/whatsapp/AZ/20201020/".to_owned()));
+        let before = plan_prefixes(&selection(
+            &["AZ"],
+            &["whatsapp"],
+            "2020-10-19",
+            "2020-10-20",
+        ));
+        assert_eq!(before, vec!["jsonl/whatsapp/AZ/20201019/".to_owned()]);
+    }
+
+    #[test]
+    fn local_store_lists_relative_slash_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("raw/20201021/10/AZ/whatsapp");
+        fs::create_dir_all(&sub).unwrap();
+        fs::write(sub.join("2020102110_AZ_whatsapp.n0.0.jsonl.gz"), b"abc").unwrap();
+        fs::write(dir.path().join("raw/README"), b"x").unwrap();
+        let store = LocalStore::new(dir.path());
+        let sel = selection(&[], &[], "2020-10-21", "2020-10-22");
+        let inv = inventory(&store, &sel).unwrap();
+        assert_eq!(inv.archives.len(), 1);
+        assert_eq!(inv.archives[0].1, 3);
+        assert!(
+            inv.unrecognized.is_empty(),
+            "raw/README is outside raw/20201021/"
+        );
+        let mut content = String::new();
+        store
+            .open("raw/20201021/10/AZ/whatsapp/2020102110_AZ_whatsapp.n0.0.jsonl.gz")
+            .unwrap()
+            .read_to_string(&mut content)
+            .unwrap();
+        assert_eq!(content, "abc");
+    }
+}
