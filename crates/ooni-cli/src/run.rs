@@ -36,6 +36,11 @@ pub fn run(plan: &RunPlan, store: &dyn Store, run_id: &str) -> anyhow::Result<Ru
         .with_context(|| format!("listing {}", store.location()))?;
     let archives_listed = inventory.archives.len() as u64;
     let bytes_listed = inventory.archives.iter().map(|(_, size)| size).sum();
+    let sizes: BTreeMap<String, u64> = inventory
+        .archives
+        .iter()
+        .map(|(k, size)| (k.key.clone(), *size))
+        .collect();
     let keys: Vec<ArchiveKey> = inventory.archives.into_iter().map(|(k, _)| k).collect();
     let (archives, twins_skipped) = ooni_source::pick_one_of_each_twin(keys);
     seconds.insert("list".to_owned(), started.elapsed().as_secs_f64());
@@ -57,7 +62,7 @@ pub fn run(plan: &RunPlan, store: &dyn Store, run_id: &str) -> anyhow::Result<Ru
         archives
             .par_iter()
             .map(|key| {
-                let out = process_archive(store, key, plan);
+                let out = process_archive(store, key, sizes.get(&key.key).copied(), plan);
                 progress.advance(out.counts.stored_bytes, out.counts.records_read);
                 out
             })
@@ -135,10 +140,15 @@ pub fn run(plan: &RunPlan, store: &dyn Store, run_id: &str) -> anyhow::Result<Ru
     Ok(summary)
 }
 
-fn process_archive(store: &dyn Store, key: &ArchiveKey, plan: &RunPlan) -> ArchiveOutput {
+fn process_archive(
+    store: &dyn Store,
+    key: &ArchiveKey,
+    size: Option<u64>,
+    plan: &RunPlan,
+) -> ArchiveOutput {
     let mut out = ArchiveOutput::default();
     out.counts.archives_read = 1;
-    let reader = match store.open(&key.key) {
+    let reader = match store.open(&key.key, size) {
         Ok(reader) => reader,
         Err(e) => {
             out.counts.archive_errors += 1;

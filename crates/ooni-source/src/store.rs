@@ -6,6 +6,7 @@
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::NaiveDate;
 
@@ -48,14 +49,35 @@ pub enum StoreError {
     },
 }
 
+/// Requests a store made, for the run summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestStats {
+    /// LIST calls (one per page for S3; one per prefix for a directory).
+    pub list_calls: u64,
+    /// GET calls (including retries and resumed ranges) or file opens.
+    pub get_calls: u64,
+    /// Requests retried after throttling, server errors or connection resets.
+    pub retries: u64,
+    /// Bytes fetched again with a Range request after a body was cut mid-way,
+    /// i.e. bytes *not* downloaded twice.
+    pub resumed_bytes: u64,
+}
+
 /// A source of OONI archives.
 pub trait Store: Send + Sync {
     /// A human description of the store (`./examples/bucket`, `s3://ooni-data-eu-fra`).
     fn location(&self) -> String;
     /// Every object whose key starts with `prefix` (which ends in `/`).
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
-    /// A streaming reader over one object's bytes.
-    fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, StoreError>;
+    /// A streaming reader over one object's bytes. `expected_size` is the listed size, when
+    /// known; a store that can check it makes a short or long body a read error.
+    fn open(
+        &self,
+        key: &str,
+        expected_size: Option<u64>,
+    ) -> Result<Box<dyn Read + Send>, StoreError>;
+    /// Requests made so far.
+    fn request_stats(&self) -> RequestStats;
 }
 
 /// The narrowest prefixes that can hold the selection's archives: per upload day in `raw/`
@@ -155,15 +177,21 @@ pub fn inventory(store: &dyn Store, selection: &Selection) -> Result<Inventory, 
 }
 
 /// A directory laid out like OONI's bucket.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct LocalStore {
     root: PathBuf,
+    lists: AtomicU64,
+    opens: AtomicU64,
 }
 
 impl LocalStore {
     /// A store rooted at `root` (which holds `raw/` and/or `jsonl/`).
     pub fn new(root: impl Into<PathBuf>) -> LocalStore {
-        LocalStore { root: root.into() }
+        LocalStore {
+            root: root.into(),
+            lists: AtomicU64::new(0),
+            opens: AtomicU64::new(0),
+        }
     }
 
     fn list_error(&self, prefix: &str, source: std::io::Error) -> StoreError {
@@ -181,6 +209,7 @@ impl Store for LocalStore {
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        self.lists.fetch_add(1, Ordering::Relaxed);
         // Prefixes here always end at a directory boundary.
         let dir = self.root.join(prefix.trim_end_matches('/'));
         let mut out = Vec::new();
@@ -211,7 +240,12 @@ impl Store for LocalStore {
         Ok(out)
     }
 
-    fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, StoreError> {
+    fn open(
+        &self,
+        key: &str,
+        _expected_size: Option<u64>,
+    ) -> Result<Box<dyn Read + Send>, StoreError> {
+        self.opens.fetch_add(1, Ordering::Relaxed);
         let path = self.root.join(key);
         fs::File::open(&path)
             .map(|f| Box::new(f) as Box<dyn Read + Send>)
@@ -220,6 +254,14 @@ impl Store for LocalStore {
                 key: key.to_owned(),
                 source: Box::new(e),
             })
+    }
+
+    fn request_stats(&self) -> RequestStats {
+        RequestStats {
+            list_calls: self.lists.load(Ordering::Relaxed),
+            get_calls: self.opens.load(Ordering::Relaxed),
+            ..RequestStats::default()
+        }
     }
 }
 
@@ -299,7 +341,10 @@ mod tests {
         );
         let mut content = String::new();
         store
-            .open("raw/20201021/10/AZ/whatsapp/2020102110_AZ_whatsapp.n0.0.jsonl.gz")
+            .open(
+                "raw/20201021/10/AZ/whatsapp/2020102110_AZ_whatsapp.n0.0.jsonl.gz",
+                Some(3),
+            )
             .unwrap()
             .read_to_string(&mut content)
             .unwrap();
