@@ -18,7 +18,7 @@ use polars::prelude::*;
 #[derive(Debug, thiserror::Error)]
 pub enum AggregateError {
     /// Polars reported an error while scanning or computing.
-    #[error("aggregating {table}: {source}")]
+    #[error("aggregating {table}")]
     Polars {
         /// The table being computed.
         table: &'static str,
@@ -182,6 +182,7 @@ pub fn failure_rates(outcomes: LazyFrame) -> LazyFrame {
             + z2 / (lit(4.0) * n.clone() * n.clone()))
         .sqrt()
         / denom;
+    // Null, not 0, for empty cells: an empty cell must not read as "reachable".
     let when_counted = |e: Expr| {
         when(col("measurement_count").gt(lit(0)))
             .then(e)
@@ -197,8 +198,19 @@ pub fn failure_rates(outcomes: LazyFrame) -> LazyFrame {
         )
         .with_columns([
             when_counted(p).alias("failure_rate"),
-            when_counted(center.clone() - half.clone()).alias("ci_low"),
-            when_counted(center + half).alias("ci_high"),
+            // The Wilson bounds are exactly 0 with no failures and 1 with all failures.
+            when_counted(
+                when(col("failure_count").eq(lit(0)))
+                    .then(lit(0.0))
+                    .otherwise(center.clone() - half.clone()),
+            )
+            .alias("ci_low"),
+            when_counted(
+                when(col("failure_count").eq(col("measurement_count")))
+                    .then(lit(1.0))
+                    .otherwise(center + half),
+            )
+            .alias("ci_high"),
         ])
         .select([
             col("measurement_day"),
@@ -284,11 +296,11 @@ pub fn worst_cells(
             col("measurement_count").cast(DataType::UInt64).sum(),
             col("failure_count").cast(DataType::UInt64).sum(),
             col("top_failure")
-                .filter(col("top_failure").is_not_null())
                 .sort_by(
                     [col("failure_count")],
                     SortMultipleOptions::default().with_order_descending(true),
                 )
+                .drop_nulls()
                 .first(),
         ])
         .with_column(
@@ -327,4 +339,91 @@ pub fn to_parquet_bytes(
         .finish(frame)
         .map_err(|source| AggregateError::Polars { table, source })?;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn day() -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(2020, 10, 1).unwrap()
+    }
+
+    /// Outcome rows for one cell: `fails` failed measurements out of `n`, plus extras.
+    fn outcomes(rows: &[(&str, bool, Option<&str>, bool)]) -> LazyFrame {
+        let n = rows.len();
+        df!(
+            "measurement_uid" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "probe_cc" => vec!["AZ"; n],
+            "probe_asn" => vec![28787u32; n],
+            "domain" => vec!["web.whatsapp.com"; n],
+            "stage" => vec!["tls"; n],
+            "failed" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "failure" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            "msm_failure" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            "ooni_drop_reason" => vec![None::<&str>; n],
+            "test_name" => vec!["whatsapp"; n],
+            "measurement_day" => vec![day(); n],
+        )
+        .unwrap()
+        .lazy()
+    }
+
+    #[test]
+    fn rates_count_distinct_measurements_with_wilson_bounds_and_the_top_failure() {
+        let mut rows = vec![
+            ("a", true, Some("generic_timeout_error"), false),
+            ("b", true, Some("generic_timeout_error"), false),
+            ("c", true, Some("connection_reset"), false),
+            // A measurement OONI calls a test failure: counted apart, not in the rate.
+            ("x", true, Some("connection_reset"), true),
+        ];
+        for uid in ["d", "e", "f", "g", "h", "i", "j"] {
+            rows.push((uid, false, None, false));
+        }
+        let out = failure_rates(outcomes(&rows)).collect().unwrap();
+        assert_eq!(out.height(), 1);
+        let get_u32 = |c: &str| out.column(c).unwrap().u32().unwrap().get(0).unwrap();
+        let get_f64 = |c: &str| out.column(c).unwrap().f64().unwrap().get(0).unwrap();
+        assert_eq!(get_u32("measurement_count"), 10);
+        assert_eq!(get_u32("failure_count"), 3);
+        assert_eq!(get_u32("msm_failure_count"), 1);
+        assert!((get_f64("failure_rate") - 0.3).abs() < 1e-12);
+        // Wilson 95% for 3/10 (e.g. statsmodels proportion_confint(3, 10, method="wilson")).
+        assert!((get_f64("ci_low") - 0.107_789).abs() < 1e-5);
+        assert!((get_f64("ci_high") - 0.603_222).abs() < 1e-5);
+        let top = out.column("top_failure").unwrap().str().unwrap().get(0);
+        assert_eq!(top, Some("generic_timeout_error"));
+    }
+
+    #[test]
+    fn all_or_nothing_cells_have_exact_bounds_and_empty_cells_no_rate() {
+        let none_failed = failure_rates(outcomes(&[("a", false, None, false)]))
+            .collect()
+            .unwrap();
+        assert_eq!(
+            none_failed.column("ci_low").unwrap().f64().unwrap().get(0),
+            Some(0.0)
+        );
+        let all_failed = failure_rates(outcomes(&[("a", true, Some("eof_error"), false)]))
+            .collect()
+            .unwrap();
+        assert_eq!(
+            all_failed.column("ci_high").unwrap().f64().unwrap().get(0),
+            Some(1.0)
+        );
+        let only_test_failures = failure_rates(outcomes(&[("a", true, Some("eof_error"), true)]))
+            .collect()
+            .unwrap();
+        assert_eq!(
+            only_test_failures
+                .column("failure_rate")
+                .unwrap()
+                .f64()
+                .unwrap()
+                .get(0),
+            None
+        );
+    }
 }

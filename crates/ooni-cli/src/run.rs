@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ooni_normalize::{Outcome, normalize};
+use ooni_normalize::{Normalized, Outcome, normalize};
 use ooni_parquet::{Judgement, Measured, Provenance};
 use ooni_source::{ArchiveKey, RecordError, Store, compact_test_name, read_records};
 use rayon::prelude::*;
@@ -128,7 +128,11 @@ pub fn run(plan: &RunPlan, store: &dyn Store, run_id: &str) -> anyhow::Result<Ru
         counts,
         measurements_written,
         duplicates,
-        observations_written: 0,
+        observations_written: partitions
+            .values()
+            .flatten()
+            .map(|m| m.observations.len() as u64)
+            .sum(),
         ooni_dropped,
         files_written: written + aggregates.files_written,
         conservation,
@@ -261,7 +265,11 @@ fn process_record(
             return;
         }
     };
-    let row = normalized.row;
+    let Normalized {
+        row,
+        observations,
+        outcomes,
+    } = *normalized;
     let cc = row.probe_cc.as_deref().unwrap_or("");
     if cc != key.probe_cc || compact_test_name(&row.test_name) != key.test_name {
         out.counts.key_body_mismatches += 1;
@@ -283,6 +291,8 @@ fn process_record(
             source_line: record.position.line(),
             source_member: record.position.member().map(str::to_owned),
         },
+        observations,
+        outcomes,
     });
 }
 
@@ -347,22 +357,46 @@ fn scope_tag(plan: &RunPlan) -> String {
     digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
+/// The per-measurement tables, each partitioned by test and day.
+const PARTITIONED_TABLES: [(&str, BatchFn); 3] = [
+    ("measurements", ooni_parquet::measurements_batch),
+    ("observations", ooni_parquet::observations_batch),
+    ("outcomes", ooni_parquet::outcomes_batch),
+];
+
+type BatchFn =
+    fn(&[&Measured]) -> Result<arrow::record_batch::RecordBatch, arrow::error::ArrowError>;
+
 fn write_partitions(out: &Path, scope: &str, partitions: &Partitions) -> anyhow::Result<u64> {
     let files = AtomicU64::new(0);
     partitions
         .par_iter()
         .try_for_each(|((test_name, day), rows)| -> anyhow::Result<()> {
             let refs: Vec<&Measured> = rows.iter().collect();
-            let batch = ooni_parquet::measurements_batch(&refs)?;
-            let dir = ooni_parquet::partition_dir(out, "measurements", test_name, *day)?;
-            ooni_parquet::write_file_atomically(
-                &dir.join(format!("part-{scope}.parquet")),
-                &[batch],
-            )?;
-            files.fetch_add(1, Ordering::Relaxed);
+            for (table, build) in PARTITIONED_TABLES {
+                let batch = build(&refs)?;
+                let dir = ooni_parquet::partition_dir(out, table, test_name, *day)?;
+                let path = dir.join(format!("part-{scope}.parquet"));
+                if batch.num_rows() == 0 {
+                    // No rows (tests without observations): no file, and none left over.
+                    remove_if_present(&path)?;
+                    continue;
+                }
+                ooni_parquet::write_file_atomically(&path, &[batch])?;
+                files.fetch_add(1, Ordering::Relaxed);
+            }
             Ok(())
         })?;
     Ok(files.into_inner())
+}
+
+fn remove_if_present(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn write_summary(out: &Path, summary: &RunSummary) -> anyhow::Result<PathBuf> {

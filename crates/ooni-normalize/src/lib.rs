@@ -8,20 +8,24 @@
 //!   [`content_id`], the identity used to drop duplicates across layouts;
 //! - [`NormalizeError`]: why a record is rejected, with a stable [`NormalizeError::reason`].
 //!
+//! The network operations of the measurement ([`Observation`]s) and the per-domain stage
+//! outcomes come from `ooni-observations`, called here so that one pure function turns a
+//! record into everything the tables hold.
+//!
 //! Nothing here does I/O, and nothing knows about S3, Parquet or polars.
 
 mod envelope;
 mod ids;
 mod time;
-mod url;
 
 use std::borrow::Cow;
 
 use chrono::{NaiveDate, NaiveDateTime};
+use ooni_observations::domain_of_url;
 
 pub use ids::{content_id, trivial_id};
+pub use ooni_observations::{Observation, StageOutcome};
 pub use time::parse_measurement_time;
-pub use url::url_host;
 
 /// How a record was classified.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,9 +95,10 @@ impl UidSource {
 pub struct Normalized {
     /// The `measurements` row.
     pub row: MeasurementRow,
-    /// Byte range of the bare measurement object inside the record (a `.post` wrapper's
-    /// `content`, or the whole line): what the observation and verdict stages read.
-    pub content: std::ops::Range<usize>,
+    /// One row per network operation (DNS, TCP, TLS, HTTP), attributed to its target.
+    pub observations: Vec<Observation>,
+    /// Per (domain, stage) outcomes, each failure at the first stage that failed.
+    pub outcomes: Vec<StageOutcome>,
 }
 
 /// The `measurements` table's columns for one measurement (provenance is added by the
@@ -255,11 +260,14 @@ pub fn normalize(raw: &[u8], archive_uid: Option<&str>) -> Result<Outcome, Norma
     if content_text.trim_ascii() == "{}" {
         return Ok(Outcome::Skipped(Skip::Placeholder));
     }
-    // `content_text` borrows from `text`, which is `raw`: its offset is a pointer difference.
-    let start = content_text.as_ptr() as usize - text.as_ptr() as usize;
-    let content = start..start + content_text.len();
-    build_row(&env, raw, archive_uid)
-        .map(|row| Outcome::Measurement(Box::new(Normalized { row, content })))
+    let row = build_row(&env, raw, archive_uid)?;
+    let observed = ooni_observations::observe(content_text)
+        .map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
+    Ok(Outcome::Measurement(Box::new(Normalized {
+        row,
+        observations: observed.observations,
+        outcomes: observed.outcomes,
+    })))
 }
 
 fn build_row(
@@ -302,11 +310,11 @@ fn build_row(
     let (input, domain) = match envelope::input(env.input)? {
         envelope::Input::None => (None, None),
         envelope::Input::One(s) => {
-            let domain = url_host(&s);
+            let domain = domain_of_url(&s);
             (Some(s.into_owned()), domain)
         }
         envelope::Input::Many(list) => {
-            let domain = list.first().and_then(|s| url_host(s));
+            let domain = list.first().and_then(|s| domain_of_url(s));
             (Some(format!("{{{}}}", list.join(","))), domain)
         }
     };

@@ -3,13 +3,14 @@
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Float64Array, StringArray, TimestampMicrosecondArray, UInt32Array,
-    UInt64Array,
+    ArrayRef, BooleanArray, Float64Array, Int64Array, ListBuilder, StringArray, StringBuilder,
+    TimestampMicrosecondArray, UInt16Array, UInt32Array, UInt64Array,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use ooni_normalize::MeasurementRow;
+use ooni_observations::{Observation, StageOutcome};
 
 /// Where a measurement was read.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -49,6 +50,10 @@ pub struct Measured {
     pub judgement: Judgement,
     /// Where it was read.
     pub provenance: Provenance,
+    /// Its network operations (the `observations` table).
+    pub observations: Vec<Observation>,
+    /// Its per-domain stage outcomes (the `outcomes` table behind `failure_rates`).
+    pub outcomes: Vec<StageOutcome>,
 }
 
 fn utf8(name: &str) -> Field {
@@ -140,4 +145,128 @@ pub fn measurements_batch(rows: &[&Measured]) -> Result<RecordBatch, ArrowError>
         strings(p().map(|p| p.source_member.as_deref())),
     ];
     RecordBatch::try_new(measurements_schema(), columns)
+}
+
+static OBSERVATIONS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("measurement_uid", DataType::Utf8, false),
+        utf8("probe_cc"),
+        Field::new("probe_asn", DataType::UInt32, false),
+        Field::new("stage", DataType::Utf8, false),
+        Field::new("is_control", DataType::Boolean, false),
+        utf8("domain"),
+        Field::new("domain_source", DataType::Utf8, false),
+        utf8("target_id"),
+        utf8("ip"),
+        Field::new("port", DataType::UInt16, true),
+        utf8("failure"),
+        utf8("failure_raw"),
+        Field::new("t", DataType::Float64, true),
+        Field::new("transaction_id", DataType::Int64, true),
+        Field::new("source_list", DataType::Utf8, false),
+        Field::new("list_index", DataType::UInt32, false),
+        utf8("dns_query_type"),
+        utf8("dns_engine"),
+        Field::new(
+            "dns_answers",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            true,
+        ),
+        utf8("tls_server_name"),
+        utf8("http_url"),
+        Field::new("http_status_code", DataType::Int64, true),
+    ]))
+});
+
+/// The `observations` file schema (`test_name` and `measurement_day` are hive partitions).
+pub fn observations_schema() -> SchemaRef {
+    Arc::clone(&OBSERVATIONS_SCHEMA)
+}
+
+/// Builds one batch of `observations` rows for the given measurements.
+pub fn observations_batch(rows: &[&Measured]) -> Result<RecordBatch, ArrowError> {
+    let obs: Vec<(&MeasurementRow, &Observation)> = rows
+        .iter()
+        .flat_map(|m| m.observations.iter().map(move |o| (&m.row, o)))
+        .collect();
+    let r = || obs.iter().map(|(r, _)| *r);
+    let o = || obs.iter().map(|(_, o)| *o);
+    let mut answers = ListBuilder::new(StringBuilder::new());
+    for ob in o() {
+        for a in &ob.dns_answers {
+            answers.values().append_value(a);
+        }
+        answers.append(true);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        strings(r().map(|r| Some(r.measurement_uid.as_str()))),
+        strings(r().map(|r| r.probe_cc.as_deref())),
+        Arc::new(UInt32Array::from_iter_values(r().map(|r| r.probe_asn))),
+        strings(o().map(|o| Some(o.stage.as_str()))),
+        Arc::new(BooleanArray::from_iter(o().map(|o| Some(o.is_control)))),
+        strings(o().map(|o| o.domain.as_deref())),
+        strings(o().map(|o| Some(o.domain_source.as_str()))),
+        strings(o().map(|o| o.target_id.as_deref())),
+        strings(o().map(|o| o.ip.as_deref())),
+        Arc::new(UInt16Array::from_iter(o().map(|o| o.port))),
+        strings(o().map(|o| o.failure.as_deref())),
+        strings(o().map(|o| o.failure_raw.as_deref())),
+        Arc::new(Float64Array::from_iter(o().map(|o| o.t))),
+        Arc::new(Int64Array::from_iter(o().map(|o| o.transaction_id))),
+        strings(o().map(|o| Some(o.source_list))),
+        Arc::new(UInt32Array::from_iter_values(o().map(|o| o.list_index))),
+        strings(o().map(|o| o.dns_query_type.as_deref())),
+        strings(o().map(|o| o.dns_engine.as_deref())),
+        Arc::new(answers.finish()),
+        strings(o().map(|o| o.tls_server_name.as_deref())),
+        strings(o().map(|o| o.http_url.as_deref())),
+        Arc::new(Int64Array::from_iter(o().map(|o| o.http_status_code))),
+    ];
+    RecordBatch::try_new(observations_schema(), columns)
+}
+
+static OUTCOMES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("measurement_uid", DataType::Utf8, false),
+        utf8("probe_cc"),
+        Field::new("probe_asn", DataType::UInt32, false),
+        Field::new("domain", DataType::Utf8, false),
+        utf8("target_id"),
+        Field::new("stage", DataType::Utf8, false),
+        Field::new("failed", DataType::Boolean, false),
+        utf8("failure"),
+        Field::new("msm_failure", DataType::Boolean, false),
+        utf8("ooni_drop_reason"),
+    ]))
+});
+
+/// The `outcomes` file schema: one row per measurement, domain and stage reached, with the
+/// measurement's verdict columns that decide whether it counts in `failure_rates`.
+pub fn outcomes_schema() -> SchemaRef {
+    Arc::clone(&OUTCOMES_SCHEMA)
+}
+
+/// Builds one batch of `outcomes` rows for the given measurements.
+pub fn outcomes_batch(rows: &[&Measured]) -> Result<RecordBatch, ArrowError> {
+    let out: Vec<(&Measured, &StageOutcome)> = rows
+        .iter()
+        .flat_map(|m| m.outcomes.iter().map(move |o| (*m, o)))
+        .collect();
+    let m = || out.iter().map(|(m, _)| *m);
+    let o = || out.iter().map(|(_, o)| *o);
+    let columns: Vec<ArrayRef> = vec![
+        strings(m().map(|m| Some(m.row.measurement_uid.as_str()))),
+        strings(m().map(|m| m.row.probe_cc.as_deref())),
+        Arc::new(UInt32Array::from_iter_values(m().map(|m| m.row.probe_asn))),
+        strings(o().map(|o| Some(o.domain.as_str()))),
+        strings(o().map(|o| o.target_id.as_deref())),
+        strings(o().map(|o| Some(o.stage.as_str()))),
+        Arc::new(BooleanArray::from_iter(o().map(|o| Some(o.failed)))),
+        strings(o().map(|o| o.failure.as_deref())),
+        Arc::new(BooleanArray::from_iter(
+            m().map(|m| Some(m.judgement.msm_failure)),
+        )),
+        strings(m().map(|m| m.judgement.ooni_drop_reason.as_deref())),
+    ];
+    RecordBatch::try_new(outcomes_schema(), columns)
 }

@@ -24,13 +24,16 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
-pub use batch::{Judgement, Measured, Provenance, measurements_batch, measurements_schema};
+pub use batch::{
+    Judgement, Measured, Provenance, measurements_batch, measurements_schema, observations_batch,
+    observations_schema, outcomes_batch, outcomes_schema,
+};
 
 /// Writing a file failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// Filesystem error at `path`.
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}")]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -39,7 +42,7 @@ pub enum WriteError {
         source: std::io::Error,
     },
     /// Arrow or Parquet encoding error.
-    #[error("encoding {path}: {source}")]
+    #[error("encoding {path}")]
     Parquet {
         /// The file being written.
         path: PathBuf,

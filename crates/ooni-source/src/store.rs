@@ -26,7 +26,7 @@ pub struct ObjectMeta {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A listing call failed.
-    #[error("listing {location}/{prefix} failed: {source}")]
+    #[error("listing {location}/{prefix} failed")]
     List {
         /// The store (directory or bucket).
         location: String,
@@ -37,7 +37,7 @@ pub enum StoreError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// An object could not be opened.
-    #[error("opening {location}/{key} failed: {source}")]
+    #[error("opening {location}/{key} failed")]
     Open {
         /// The store (directory or bucket).
         location: String,

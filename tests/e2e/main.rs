@@ -1,0 +1,19 @@
+//! End-to-end tests: the real `ooni-pipeline` binary on the embedded sample
+//! (`examples/bucket`), its output read back with the readers analysts use.
+//!
+//! Modules:
+//! - `sample`: a run over the whole sample — conservation, every fixture accounted for,
+//!   duplicates written once, OONI's trivial_id, reruns;
+//! - `corrupted`: a damaged copy of the sample (truncated gzip, garbage, a 20 MB line, a
+//!   wrong-typed probe_asn) still balances, and every bad record lands in rejects/;
+//! - `azerbaijan`: per-stage failure rates on the synthetic Azerbaijan-2020 scenario;
+//! - `readers`: DuckDB, pyarrow and polars (Python) read the output hive-partitioned.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod support;
+
+mod azerbaijan;
+mod corrupted;
+mod readers;
+mod sample;

@@ -1,0 +1,293 @@
+//! A run over the whole embedded sample.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// One run shared by the tests that only read its output.
+fn sample_run() -> &'static Run {
+    static RUN: OnceLock<Run> = OnceLock::new();
+    RUN.get_or_init(|| run_sample(&sample_bucket(), &[]))
+}
+
+/// Manifest entries in the archives the pipeline reads: raw/ jsonl.gz twins are not read,
+/// because their postcan holds the same measurements with OONI's uid.
+fn read_entries() -> Vec<&'static Value> {
+    manifest()["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !(e["layout"] == "raw" && e["key"].as_str().unwrap().ends_with(".jsonl.gz")))
+        .collect()
+}
+
+/// `(key, "line N" | "member M")`, the position of a record.
+fn position(key: &str, line: Option<&str>, member: Option<&str>) -> (String, String) {
+    match (line, member) {
+        (Some(l), _) => (key.to_owned(), format!("line {l}")),
+        (None, Some(m)) => (key.to_owned(), format!("member {m}")),
+        (None, None) => (key.to_owned(), String::new()),
+    }
+}
+
+fn entry_position(e: &Value) -> (String, String) {
+    let line = e["line"].as_u64().map(|l| l.to_string());
+    position(
+        e["key"].as_str().unwrap(),
+        line.as_deref(),
+        e["member"].as_str(),
+    )
+}
+
+#[test]
+fn sample_run_is_balanced_and_writes_the_contract_layout() {
+    let run = sample_run();
+    // Six spec examples have no measurement_start_time and one has no probe_asn: rejects.
+    assert_eq!(run.status, 3, "{}", run.stderr);
+    assert_balanced(&run.summary);
+    for table in ["measurements", "failure_rates", "ooni_counts"] {
+        assert!(!parquet_files(&run.out.join(table)).is_empty(), "{table}");
+    }
+    for file in parquet_files(&run.out.join("measurements")) {
+        let rel = file.strip_prefix(run.out.join("measurements")).unwrap();
+        let parts: Vec<_> = rel.iter().map(|p| p.to_str().unwrap()).collect();
+        assert!(parts[0].starts_with("test_name="), "{rel:?}");
+        assert!(parts[1].starts_with("measurement_day="), "{rel:?}");
+        assert_eq!(parts.len(), 3);
+    }
+    assert_eq!(
+        std::fs::read_dir(run.out.join("_runs")).unwrap().count(),
+        1,
+        "one summary per run"
+    );
+    // Every record the manifest lists in the archives that were read was read.
+    assert_eq!(
+        run.summary["counts"]["records_read"].as_u64().unwrap(),
+        read_entries().len() as u64
+    );
+}
+
+#[test]
+fn every_real_fixture_becomes_a_row_or_a_reject() {
+    let run = sample_run();
+    let fixtures: BTreeSet<String> = std::fs::read_dir(repo().join("tests/fixtures/ooni-real"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    assert_eq!(fixtures.len(), 206);
+    let origin: BTreeMap<(String, String), &Value> = read_entries()
+        .into_iter()
+        .map(|e| (entry_position(e), e))
+        .collect();
+
+    let mut accounted = BTreeSet::new();
+    for row in read_table(&run.out.join("measurements")) {
+        let pos = position(
+            get(&row, "source_key").unwrap(),
+            get(&row, "source_line"),
+            get(&row, "source_member"),
+        );
+        let e = origin
+            .get(&pos)
+            .unwrap_or_else(|| panic!("row from unknown {pos:?}"));
+        accounted.insert(e["origin"].as_str().unwrap().to_owned());
+    }
+    for reject in rejects(run) {
+        let line = reject["source_line"].as_u64().map(|l| l.to_string());
+        let pos = position(
+            reject["source_key"].as_str().unwrap(),
+            line.as_deref(),
+            reject["source_member"].as_str(),
+        );
+        let e = origin[&pos];
+        let reason = reject["reason"].as_str().unwrap();
+        // The only broken fixtures are spec examples without a start time or an ASN.
+        assert_eq!(reason, "missing_field", "{reject}");
+        let detail = reject["detail"].as_str().unwrap();
+        if e["identity"]["measurement_start_time"].is_null() {
+            assert!(detail.contains("measurement_start_time"), "{detail}");
+        } else {
+            assert!(detail.contains("probe_asn"), "{detail}");
+        }
+        accounted.insert(e["origin"].as_str().unwrap().to_owned());
+    }
+    let missing: Vec<_> = fixtures
+        .iter()
+        .filter(|f| !accounted.contains(&format!("fixture:{f}")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "fixtures neither written nor rejected: {missing:?}"
+    );
+}
+
+#[test]
+fn each_measurement_is_written_once() {
+    let run = sample_run();
+    let rows = read_table(&run.out.join("measurements"));
+    let uids: BTreeSet<_> = rows
+        .iter()
+        .map(|r| get(r, "measurement_uid").unwrap())
+        .collect();
+    assert_eq!(uids.len(), rows.len(), "measurement_uid is unique");
+
+    // The manifest's own identities: content for measurements with a report id, else the id.
+    let rejected: BTreeSet<(String, String)> = rejects(run)
+        .iter()
+        .map(|r| {
+            let line = r["source_line"].as_u64().map(|l| l.to_string());
+            position(
+                r["source_key"].as_str().unwrap(),
+                line.as_deref(),
+                r["source_member"].as_str(),
+            )
+        })
+        .collect();
+    let mut identities = BTreeSet::new();
+    for e in read_entries() {
+        if e.get("placeholder").is_some() || rejected.contains(&entry_position(e)) {
+            continue;
+        }
+        let id = &e["identity"];
+        let key = match id["report_id"].as_str() {
+            Some(rid) if !rid.is_empty() => format!(
+                "{rid}|{}|{}|{}",
+                id["test_name"], id["input"], id["measurement_start_time"]
+            ),
+            _ => e["trivial_id"]
+                .as_str()
+                .or(e["measurement_uid"].as_str())
+                .unwrap()
+                .to_owned(),
+        };
+        identities.insert(key);
+    }
+    assert_eq!(rows.len(), identities.len());
+    assert_eq!(
+        run.summary["duplicates"].as_u64().unwrap() + rows.len() as u64 + rejected.len() as u64 + 1,
+        read_entries().len() as u64,
+        "duplicates + rows + rejects + the yaml post = records"
+    );
+}
+
+#[test]
+fn the_layout_overlap_keeps_oonis_postcan_uid() {
+    let run = sample_run();
+    let rows = read_table(&run.out.join("measurements"));
+    // One report holds several measurements (web_connectivity: one per input).
+    let by_report: BTreeMap<(&str, Option<&str>), &Row> = rows
+        .iter()
+        .filter_map(|r| get(r, "report_id").map(|rid| ((rid, get(r, "input")), r)))
+        .collect();
+    let entries = manifest()["entries"].as_array().unwrap();
+    let mut jsonl_ids = BTreeMap::new();
+    for e in entries
+        .iter()
+        .filter(|e| e["layout"] == "jsonl" && e["origin"] == "synthetic")
+    {
+        jsonl_ids.insert(e["identity"]["report_id"].as_str().unwrap(), e);
+    }
+    let mut checked = 0;
+    for e in entries
+        .iter()
+        .filter(|e| e["layout"] == "raw" && e["member"].is_string())
+    {
+        let rid = e["identity"]["report_id"].as_str().unwrap_or("");
+        if !jsonl_ids.contains_key(rid) {
+            continue;
+        }
+        // The same measurement is in jsonl/ (trivial id) and in a raw/ postcan (OONI's uid).
+        let row = by_report[&(rid, e["identity"]["input"].as_str())];
+        assert_eq!(get(row, "uid_source"), Some("postcan"));
+        assert_eq!(get(row, "measurement_uid"), e["measurement_uid"].as_str());
+        checked += 1;
+    }
+    assert!(
+        checked >= 10,
+        "the sample has overlap measurements ({checked})"
+    );
+}
+
+#[test]
+fn trivial_id_matches_oonis_derivation_computed_by_python() {
+    // examples/make_sample.py computed each line's trivial_id with hashlib:
+    // "01" + YYYYMMDD(measurement_start_time) + shake_128(line incl. "\n").hexdigest(15).
+    let mut by_file: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for e in manifest()["entries"].as_array().unwrap() {
+        if e["trivial_id"].is_string() {
+            by_file
+                .entry(e["key"].as_str().unwrap())
+                .or_default()
+                .push(e);
+        }
+    }
+    let mut checked = 0;
+    for (key, entries) in by_file {
+        let file = std::fs::File::open(sample_bucket().join(key)).unwrap();
+        let mut reader = BufReader::new(flate2::read::MultiGzDecoder::new(file));
+        let mut lines = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            if reader.read_until(b'\n', &mut line).unwrap() == 0 {
+                break;
+            }
+            lines.push(line);
+        }
+        for e in entries {
+            let line = &lines[e["line"].as_u64().unwrap() as usize - 1];
+            let day = e["identity"]["measurement_start_time"]
+                .as_str()
+                .and_then(ooni_normalize::parse_measurement_time)
+                .map(|t| t.date());
+            assert_eq!(
+                ooni_normalize::trivial_id(line, day),
+                e["trivial_id"].as_str().unwrap(),
+                "{key}:{}",
+                e["line"]
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 300, "{checked}");
+
+    // And the rows that carry a trivial id carry that one.
+    let run = sample_run();
+    let expected: BTreeMap<(String, String), &str> = manifest()["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| Some((entry_position(e), e["trivial_id"].as_str()?)))
+        .collect();
+    for row in read_table(&run.out.join("measurements")) {
+        if get(&row, "uid_source") == Some("trivial_id") {
+            let pos = position(
+                get(&row, "source_key").unwrap(),
+                get(&row, "source_line"),
+                None,
+            );
+            assert_eq!(get(&row, "measurement_uid"), Some(expected[&pos]));
+        }
+    }
+}
+
+#[test]
+fn a_rerun_with_the_same_arguments_gives_the_same_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let first = run_into(&sample_bucket(), &out, &[]);
+    let rows_first = read_table(&out.join("measurements"));
+    let rates_first = read_table(&out.join("failure_rates"));
+    let second = run_into(&sample_bucket(), &out, &[]);
+    assert_eq!(
+        first.summary["measurements_written"],
+        second.summary["measurements_written"]
+    );
+    assert_eq!(rows_first, read_table(&out.join("measurements")));
+    assert_eq!(rates_first, read_table(&out.join("failure_rates")));
+}
