@@ -3,10 +3,12 @@
 //!
 //! Modules:
 //! - `sample`: a run over the whole sample — conservation, every fixture accounted for,
-//!   duplicates written once, OONI's trivial_id, reruns;
+//!   duplicates written once, OONI's trivial_id;
 //! - `corrupted`: a damaged copy of the sample (truncated gzip, garbage, a 20 MB line, a
 //!   wrong-typed probe_asn) still balances, and every bad record lands in rejects/;
 //! - `azerbaijan`: per-stage failure rates on the synthetic Azerbaijan-2020 scenario;
+//! - `nightly`: SIGKILL at several points then rerun, idempotent reruns, late uploads,
+//!   hostile partition values;
 //! - `readers`: DuckDB, pyarrow and polars (Python) read the output hive-partitioned.
 
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -15,5 +17,6 @@ mod support;
 
 mod azerbaijan;
 mod corrupted;
+mod nightly;
 mod readers;
 mod sample;

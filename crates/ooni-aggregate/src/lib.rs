@@ -109,6 +109,37 @@ pub fn scan_outcomes(dir: &Path) -> Result<LazyFrame, AggregateError> {
     )
 }
 
+/// Scans the `failure_rates` table (one file per day, not hive-partitioned).
+pub fn scan_failure_rates(dir: &Path) -> Result<LazyFrame, AggregateError> {
+    let columns = [
+        ("measurement_day", DataType::Date),
+        ("probe_cc", DataType::String),
+        ("probe_asn", DataType::UInt32),
+        ("test_name", DataType::String),
+        ("domain", DataType::String),
+        ("stage", DataType::String),
+        ("measurement_count", DataType::UInt32),
+        ("failure_count", DataType::UInt32),
+        ("top_failure", DataType::String),
+    ];
+    if !walk_has_parquet(dir) {
+        let schema: Schema = columns
+            .iter()
+            .map(|(name, dtype)| Field::new((*name).into(), dtype.clone()))
+            .collect();
+        return Ok(DataFrame::empty_with_schema(&schema).lazy());
+    }
+    let pattern = format!("{}/*.parquet", dir.display());
+    LazyFrame::scan_parquet(
+        PlRefPath::from(pattern.as_str()),
+        ScanArgsParquet::default(),
+    )
+    .map_err(|source| AggregateError::Polars {
+        table: "failure_rates",
+        source,
+    })
+}
+
 /// Scans the `measurements` table (empty when nothing has been written yet).
 pub fn scan_measurements(dir: &Path) -> Result<LazyFrame, AggregateError> {
     scan_partitioned(

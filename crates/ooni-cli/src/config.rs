@@ -62,6 +62,15 @@ pub struct RunArgs {
     /// rejects/ [default: 16].
     #[arg(long, value_name = "MIB")]
     pub max_record_mib: Option<usize>,
+
+    /// Largest object read, in MiB after decompression; the rest of a larger one is
+    /// quarantined [default: 4096].
+    #[arg(long, value_name = "MIB")]
+    pub max_object_mib: Option<usize>,
+
+    /// Forget what the output directory holds and rebuild it from the source.
+    #[arg(long)]
+    pub full_refresh: bool,
 }
 
 /// The same settings as they appear in a `pipelines/*.toml` file.
@@ -79,6 +88,7 @@ struct FileConfig {
     out: Option<PathBuf>,
     jobs: Option<usize>,
     max_record_mib: Option<usize>,
+    max_object_mib: Option<usize>,
 }
 
 /// Where archives are read from.
@@ -115,8 +125,10 @@ pub struct RunPlan {
     pub out: PathBuf,
     /// Worker threads.
     pub jobs: usize,
-    /// Record size limits.
+    /// Record and object size limits.
     pub limits: Limits,
+    /// Rebuild the output from scratch.
+    pub full_refresh: bool,
 }
 
 impl RunArgs {
@@ -169,6 +181,7 @@ impl RunArgs {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
             .max(1);
         let max_record_mib = self.max_record_mib.or(file.max_record_mib).unwrap_or(16);
+        let max_object_mib = self.max_object_mib.or(file.max_object_mib).unwrap_or(4096);
         Ok(RunPlan {
             source: parse_source(&source)?,
             selection: Selection {
@@ -185,7 +198,9 @@ impl RunArgs {
             jobs,
             limits: Limits {
                 max_record_bytes: max_record_mib.saturating_mul(1024 * 1024),
+                max_object_bytes: (max_object_mib as u64).saturating_mul(1024 * 1024),
             },
+            full_refresh: self.full_refresh,
         })
     }
 }

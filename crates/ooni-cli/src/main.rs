@@ -5,8 +5,10 @@
 //! 1 when the run failed; 2 for usage errors.
 
 mod config;
+mod pause;
 mod rejects;
 mod run;
+mod state;
 mod summary;
 mod tables;
 
@@ -86,7 +88,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let plan = args.resolve(now.date_naive())?;
             let store = open_store(&plan.source)?;
             let run_id = format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), std::process::id());
-            let summary = run::run(&plan, store.as_ref(), &run_id)?;
+            let summary = run::run(&plan, store.as_ref(), &run_id, &now.to_rfc3339())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
@@ -132,7 +134,7 @@ fn list(store: &dyn ooni_source::Store, plan: &config::RunPlan) -> anyhow::Resul
     let inventory = ooni_source::inventory(store, &plan.selection)?;
     let mut groups: std::collections::BTreeMap<(String, &str, String, String), (u64, u64)> =
         std::collections::BTreeMap::new();
-    for (key, size) in &inventory.archives {
+    for (object, key) in &inventory.archives {
         let entry = groups
             .entry((
                 key.bucket_day.to_string(),
@@ -142,7 +144,7 @@ fn list(store: &dyn ooni_source::Store, plan: &config::RunPlan) -> anyhow::Resul
             ))
             .or_default();
         entry.0 += 1;
-        entry.1 += size;
+        entry.1 += object.size;
     }
     println!(
         "{:<10}  {:<5}  {:<2}  {:<28}  {:>7}  {:>10}",
@@ -151,7 +153,7 @@ fn list(store: &dyn ooni_source::Store, plan: &config::RunPlan) -> anyhow::Resul
     for ((day, layout, cc, test), (objects, bytes)) in &groups {
         println!("{day:<10}  {layout:<6} {cc:<2}  {test:<28}  {objects:>7}  {bytes:>10}");
     }
-    let total: u64 = inventory.archives.iter().map(|(_, s)| s).sum();
+    let total: u64 = inventory.archives.iter().map(|(o, _)| o.size).sum();
     println!(
         "{} objects, {} in {} ({} LIST calls; {} keys outside OONI's layout)",
         inventory.archives.len(),
@@ -176,6 +178,19 @@ fn print_summary(s: &RunSummary) {
         s.twins_skipped,
         run::human_bytes(s.counts.stored_bytes),
         run::human_bytes(s.counts.decoded_bytes),
+    );
+    println!(
+        "{} new objects read, {} already processed{}",
+        s.new_objects,
+        s.already_processed_objects,
+        if s.uncommitted_files_removed > 0 {
+            format!(
+                " ({} files of an interrupted run removed and redone)",
+                s.uncommitted_files_removed
+            )
+        } else {
+            String::new()
+        }
     );
     println!(
         "records read {} = measurements written {} + duplicates {} + skipped {} + rejected {}  [{}]",

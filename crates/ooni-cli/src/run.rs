@@ -1,7 +1,7 @@
 //! `ooni-pipeline run`: list → read and normalize in parallel → drop duplicates → write
 //! partitions → aggregate → summarize.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -10,15 +10,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use chrono::NaiveDate;
 use ooni_normalize::{Normalized, Outcome, normalize};
 use ooni_parquet::{Judgement, Measured, Provenance};
-use ooni_source::{ArchiveKey, RecordError, Store, compact_test_name, read_records};
+use ooni_source::{ArchiveKey, ObjectMeta, RecordError, Store, compact_test_name, read_records};
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::config::RunPlan;
+use crate::pause;
 use crate::rejects::{Reject, write_rejects};
-use crate::summary::{Conservation, Counts, RunSummary};
+use crate::state;
+use crate::summary::{Conservation, Counts, Requests, RunSummary};
 
 /// What one archive produced.
 #[derive(Default)]
@@ -26,30 +28,65 @@ struct ArchiveOutput {
     measured: Vec<Measured>,
     rejects: Vec<Reject>,
     counts: Counts,
+    /// Measurement days found but outside the run's days (read again by a run that wants them).
+    days_left_out: BTreeSet<NaiveDate>,
+    /// Whether measurements were left out because their body's country or test was not selected.
+    filter_left_out: bool,
 }
 
 /// Runs the whole job; returns the summary (also written to `DIR/_runs/<run_id>.json`).
-pub fn run(plan: &RunPlan, store: &dyn Store, run_id: &str) -> anyhow::Result<RunSummary> {
+pub fn run(
+    plan: &RunPlan,
+    store: &dyn Store,
+    run_id: &str,
+    started_at: &str,
+) -> anyhow::Result<RunSummary> {
     let mut seconds = BTreeMap::new();
     let started = Instant::now();
+    let (_lock, stale_lock) = state::Lock::acquire(&plan.out, run_id, started_at)?;
+    if let Some(note) = &stale_lock {
+        log(note);
+    }
+    if plan.full_refresh {
+        full_refresh(&plan.out)?;
+    }
+    let mut manifest = state::Manifest::load(&plan.out)?;
+    let uncommitted_removed = state::remove_uncommitted(&plan.out, &manifest)?;
+    if uncommitted_removed > 0 {
+        log(&format!(
+            "removed {uncommitted_removed} files an interrupted run left uncommitted; its objects are read again"
+        ));
+    }
+
     let inventory = ooni_source::inventory(store, &plan.selection)
         .with_context(|| format!("listing {}", store.location()))?;
     let archives_listed = inventory.archives.len() as u64;
-    let bytes_listed = inventory.archives.iter().map(|(_, size)| size).sum();
-    let sizes: BTreeMap<String, u64> = inventory
+    let bytes_listed = inventory.archives.iter().map(|(o, _)| o.size).sum();
+    let listed: BTreeMap<String, ObjectMeta> = inventory
         .archives
         .iter()
-        .map(|(k, size)| (k.key.clone(), *size))
+        .map(|(o, k)| (k.key.clone(), o.clone()))
         .collect();
-    let keys: Vec<ArchiveKey> = inventory.archives.into_iter().map(|(k, _)| k).collect();
+    let keys: Vec<ArchiveKey> = inventory.archives.into_iter().map(|(_, k)| k).collect();
     let (archives, twins_skipped) = ooni_source::pick_one_of_each_twin(keys);
+    let filter = filter_tag(plan);
+    let (archives, already_processed): (Vec<ArchiveKey>, Vec<ArchiveKey>) =
+        archives.into_iter().partition(|key| {
+            needs_reading(
+                manifest.objects.get(&key.key),
+                &listed[&key.key],
+                plan,
+                &filter,
+            )
+        });
     seconds.insert("list".to_owned(), started.elapsed().as_secs_f64());
     log(&format!(
-        "listed {archives_listed} archives ({}) in {} ({} LIST calls); reading {} of them",
+        "listed {archives_listed} archives ({}) in {} ({} LIST calls); {} new objects to read, {} already processed",
         human_bytes(bytes_listed),
         store.location(),
         inventory.list_calls,
-        archives.len()
+        archives.len(),
+        already_processed.len()
     ));
 
     let read_started = Instant::now();
@@ -62,8 +99,9 @@ pub fn run(plan: &RunPlan, store: &dyn Store, run_id: &str) -> anyhow::Result<Ru
         archives
             .par_iter()
             .map(|key| {
-                let out = process_archive(store, key, sizes.get(&key.key).copied(), plan);
+                let out = process_archive(store, key, Some(listed[&key.key].size), plan);
                 progress.advance(out.counts.stored_bytes, out.counts.records_read);
+                pause::step(pause::Phase::Read);
                 out
             })
             .collect()
@@ -74,16 +112,64 @@ pub fn run(plan: &RunPlan, store: &dyn Store, run_id: &str) -> anyhow::Result<Ru
     let mut counts = Counts::default();
     let mut measured = Vec::new();
     let mut rejects = Vec::new();
-    for out in outputs {
+    let mut objects = BTreeMap::new();
+    for (key, out) in archives.iter().zip(outputs) {
+        let meta = &listed[&key.key];
+        objects.insert(
+            key.key.clone(),
+            state::ObjectRecord {
+                size: meta.size,
+                etag: meta.etag.clone(),
+                run_id: run_id.to_owned(),
+                days_left_out: out.days_left_out.iter().map(ToString::to_string).collect(),
+                filter_left_out: out.filter_left_out.then(|| filter.clone()),
+            },
+        );
         counts += out.counts;
         measured.extend(out.measured);
         rejects.extend(out.rejects);
     }
-    let (partitions, duplicates) = deduplicate(measured);
+    let (mut partitions, duplicates_in_run) = deduplicate(measured);
+    let already_in_output = drop_already_written(&plan.out, &manifest, &mut partitions)?;
+    let duplicates = duplicates_in_run + already_in_output;
 
     let write_started = Instant::now();
-    let scope = scope_tag(plan);
-    let written = write_partitions(&plan.out, &scope, &partitions)?;
+    let staged = write_partitions(&plan.out, run_id, &partitions)?;
+    let rejects_file = write_rejects(&plan.out, run_id, &rejects)?;
+    // Commit: move the staged files into place, then record them (the manifest is the
+    // commit point: anything not in it is removed by the next run).
+    let mut committed = Vec::new();
+    for (staged_path, final_rel) in &staged {
+        let final_path = plan.out.join(final_rel);
+        if let Some(dir) = final_path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::rename(staged_path, &final_path)
+            .with_context(|| format!("committing {}", final_path.display()))?;
+        committed.push(final_rel.clone());
+        pause::step(pause::Phase::Commit);
+    }
+    let _ = std::fs::remove_dir_all(plan.out.join("_staging").join(run_id));
+    let affected_days: BTreeSet<String> =
+        partitions.keys().map(|(_, day)| day.to_string()).collect();
+    manifest.files.extend(committed);
+    manifest.objects.extend(objects);
+    manifest.stale_aggregate_days.extend(affected_days);
+    manifest.runs.push(run_id.to_owned());
+    manifest.save(&plan.out)?;
+    seconds.insert("write".to_owned(), write_started.elapsed().as_secs_f64());
+
+    let aggregate_started = Instant::now();
+    let aggregated_days = manifest.stale_aggregate_days.len() as u64;
+    let aggregates = crate::tables::write_aggregates(&plan.out, &mut manifest, &plan.selection)?;
+    manifest.stale_aggregate_days.clear();
+    manifest.save(&plan.out)?;
+    seconds.insert(
+        "aggregate".to_owned(),
+        aggregate_started.elapsed().as_secs_f64(),
+    );
+    seconds.insert("total".to_owned(), started.elapsed().as_secs_f64());
+
     let measurements_written: u64 = partitions.values().map(|v| v.len() as u64).sum();
     let mut ooni_dropped = BTreeMap::new();
     for m in partitions.values().flatten() {
@@ -91,17 +177,7 @@ pub fn run(plan: &RunPlan, store: &dyn Store, run_id: &str) -> anyhow::Result<Ru
             *ooni_dropped.entry(reason.clone()).or_default() += 1;
         }
     }
-    let rejects_file = write_rejects(&plan.out, run_id, &rejects)?;
-    seconds.insert("write".to_owned(), write_started.elapsed().as_secs_f64());
-
-    let aggregate_started = Instant::now();
-    let aggregates = crate::tables::write_aggregates(&plan.out, &plan.selection)?;
-    seconds.insert(
-        "aggregate".to_owned(),
-        aggregate_started.elapsed().as_secs_f64(),
-    );
-    seconds.insert("total".to_owned(), started.elapsed().as_secs_f64());
-
+    let stats = store.request_stats();
     let conservation = Conservation::check(&counts, measurements_written, duplicates);
     let summary = RunSummary {
         run_id: run_id.to_owned(),
@@ -117,6 +193,10 @@ pub fn run(plan: &RunPlan, store: &dyn Store, run_id: &str) -> anyhow::Result<Ru
         archives_listed,
         bytes_listed,
         twins_skipped,
+        new_objects: archives.len() as u64,
+        already_processed_objects: already_processed.len() as u64,
+        uncommitted_files_removed: uncommitted_removed,
+        stale_lock,
         unrecognized_keys: inventory.unrecognized.len() as u64,
         unrecognized_examples: inventory
             .unrecognized
@@ -124,17 +204,24 @@ pub fn run(plan: &RunPlan, store: &dyn Store, run_id: &str) -> anyhow::Result<Ru
             .take(5)
             .map(|e| e.key.clone())
             .collect(),
-        list_calls: inventory.list_calls,
+        requests: Requests {
+            list: stats.list_calls,
+            get: stats.get_calls,
+            retries: stats.retries,
+            resumed_bytes: stats.resumed_bytes,
+        },
         counts,
         measurements_written,
-        duplicates,
+        duplicates_in_run,
+        already_in_output,
         observations_written: partitions
             .values()
             .flatten()
             .map(|m| m.observations.len() as u64)
             .sum(),
         ooni_dropped,
-        files_written: written + aggregates.files_written,
+        files_written: staged.len() as u64 + aggregates.files_written,
+        aggregated_days,
         conservation,
         seconds,
         rejects_file: rejects_file.map(|p| p.display().to_string()),
@@ -142,6 +229,95 @@ pub fn run(plan: &RunPlan, store: &dyn Store, run_id: &str) -> anyhow::Result<Ru
     };
     write_summary(&plan.out, &summary)?;
     Ok(summary)
+}
+
+/// `--full-refresh`: forget everything this output directory holds and rebuild it.
+fn full_refresh(out: &Path) -> anyhow::Result<()> {
+    for dir in state::TABLES
+        .iter()
+        .copied()
+        .chain(["_state/manifest.json", "_staging"])
+    {
+        let path = out.join(dir);
+        let result = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match result {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing {}", path.display()));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The country/test filter of a run, as recorded with objects it left measurements out of.
+fn filter_tag(plan: &RunPlan) -> String {
+    let join = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(",");
+    format!(
+        "cc={};test={}",
+        join(&plan.selection.probe_cc),
+        join(&plan.selection.test_names)
+    )
+}
+
+/// Whether an object must be read: never read, changed since (size or ETag), or holding
+/// measurements an earlier run left out that this run wants.
+fn needs_reading(
+    record: Option<&state::ObjectRecord>,
+    listed: &ObjectMeta,
+    plan: &RunPlan,
+    filter: &str,
+) -> bool {
+    let Some(record) = record else { return true };
+    if record.size != listed.size || (listed.etag.is_some() && record.etag != listed.etag) {
+        return true;
+    }
+    let wants_left_out_day = record
+        .days_left_out
+        .iter()
+        .any(|day| ooni_source::parse_day(day).is_some_and(|d| plan.selection.contains_day(d)));
+    let other_filter = record
+        .filter_left_out
+        .as_deref()
+        .is_some_and(|f| f != filter);
+    wants_left_out_day || other_filter
+}
+
+/// Drops measurements that committed files of their partition already hold (same content
+/// id): late uploads and re-read objects never add duplicates. Returns how many.
+fn drop_already_written(
+    out: &Path,
+    manifest: &state::Manifest,
+    partitions: &mut Partitions,
+) -> anyhow::Result<u64> {
+    let mut dropped = 0;
+    for ((test_name, day), rows) in partitions.iter_mut() {
+        let dir = ooni_parquet::partition_dir(out, "measurements", test_name, *day)?;
+        let prefix = state::relative(out, &dir);
+        let mut existing = BTreeSet::new();
+        for file in manifest
+            .files
+            .iter()
+            .filter(|f| f.starts_with(&format!("{prefix}/")))
+        {
+            existing.extend(ooni_parquet::read_string_column(
+                &out.join(file),
+                "content_id",
+            )?);
+        }
+        if existing.is_empty() {
+            continue;
+        }
+        let before = rows.len();
+        rows.retain(|m| !existing.contains(&m.row.content_id));
+        dropped += (before - rows.len()) as u64;
+    }
+    partitions.retain(|_, rows| !rows.is_empty());
+    Ok(dropped)
 }
 
 fn process_archive(
@@ -195,25 +371,36 @@ fn process_archive(
                     &head,
                 ));
             }
-            Err(RecordError::Truncated {
-                position,
-                partial,
-                source,
-                ..
-            }) => {
+            Err(error @ RecordError::Truncated { .. }) => {
+                let too_large = error.is_object_too_large();
+                let RecordError::Truncated {
+                    position,
+                    partial,
+                    source,
+                    ..
+                } = error
+                else {
+                    return;
+                };
                 out.counts.archive_errors += 1;
                 // A record cut short counts as read and rejected; an archive that ends between
                 // records lost nothing we could count, and is reported as an archive error.
-                let reason = if partial.is_empty() {
-                    "truncated_archive"
-                } else {
-                    out.counts.records_read += 1;
-                    out.counts.reject("truncated_record");
-                    "truncated_record"
+                let reason = match (too_large, partial.is_empty()) {
+                    (true, _) => "object_too_large",
+                    (false, true) => "truncated_archive",
+                    (false, false) => "truncated_record",
                 };
+                if !partial.is_empty() {
+                    out.counts.records_read += 1;
+                    out.counts.reject(reason);
+                }
                 out.rejects.push(Reject::new(
                     reason,
-                    format!("archive unreadable from here on: {source}"),
+                    if too_large {
+                        format!("object read up to here: {source} (--max-object-mib)")
+                    } else {
+                        format!("archive unreadable from here on: {source}")
+                    },
                     &key.key,
                     &position,
                     partial.len() as u64,
@@ -276,10 +463,12 @@ fn process_record(
     }
     if !plan.selection.wants_measurement(cc, &row.test_name) {
         out.counts.skip("other_country_or_test");
+        out.filter_left_out = true;
         return;
     }
     if !plan.selection.contains_day(row.measurement_day) {
         out.counts.skip("outside_days");
+        out.days_left_out.insert(row.measurement_day);
         return;
     }
     out.counts.measurements += 1;
@@ -336,27 +525,6 @@ fn deduplicate(mut measured: Vec<Measured>) -> (Partitions, u64) {
     (partitions, duplicates)
 }
 
-/// A short tag naming the run's country/test scope: a rerun with the same scope replaces
-/// its own files, and runs with other scopes never overwrite them.
-fn scope_tag(plan: &RunPlan) -> String {
-    let sel = &plan.selection;
-    if sel.probe_cc.is_empty() && sel.test_names.is_empty() {
-        return "all".to_owned();
-    }
-    let mut h = Sha256::new();
-    for cc in &sel.probe_cc {
-        h.update(cc.as_bytes());
-        h.update(b",");
-    }
-    h.update(b"|");
-    for tn in &sel.test_names {
-        h.update(tn.as_bytes());
-        h.update(b",");
-    }
-    let digest = h.finalize();
-    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
-}
-
 /// The per-measurement tables, each partitioned by test and day.
 const PARTITIONED_TABLES: [(&str, BatchFn); 3] = [
     ("measurements", ooni_parquet::measurements_batch),
@@ -367,36 +535,41 @@ const PARTITIONED_TABLES: [(&str, BatchFn); 3] = [
 type BatchFn =
     fn(&[&Measured]) -> Result<arrow::record_batch::RecordBatch, arrow::error::ArrowError>;
 
-fn write_partitions(out: &Path, scope: &str, partitions: &Partitions) -> anyhow::Result<u64> {
-    let files = AtomicU64::new(0);
+/// Writes each partition's new rows to `_staging/<run>/…/part-<run>.parquet`; returns
+/// (staged file, path relative to the output directory once committed).
+fn write_partitions(
+    out: &Path,
+    run_id: &str,
+    partitions: &Partitions,
+) -> anyhow::Result<Vec<(PathBuf, String)>> {
+    let staging = out.join("_staging").join(run_id);
+    let staged = Mutex::new(Vec::new());
     partitions
         .par_iter()
         .try_for_each(|((test_name, day), rows)| -> anyhow::Result<()> {
             let refs: Vec<&Measured> = rows.iter().collect();
             for (table, build) in PARTITIONED_TABLES {
                 let batch = build(&refs)?;
-                let dir = ooni_parquet::partition_dir(out, table, test_name, *day)?;
-                let path = dir.join(format!("part-{scope}.parquet"));
                 if batch.num_rows() == 0 {
-                    // No rows (tests without observations): no file, and none left over.
-                    remove_if_present(&path)?;
-                    continue;
+                    continue; // tests without observations
                 }
+                let dir = ooni_parquet::partition_dir(out, table, test_name, *day)?;
+                let rel = format!("{}/part-{run_id}.parquet", state::relative(out, &dir));
+                let path = staging.join(&rel);
                 ooni_parquet::write_file_atomically(&path, &[batch])?;
-                files.fetch_add(1, Ordering::Relaxed);
+                pause::step(pause::Phase::Write);
+                staged
+                    .lock()
+                    .map_err(|_| anyhow::anyhow!("a writer thread panicked"))?
+                    .push((path, rel));
             }
             Ok(())
         })?;
-    Ok(files.into_inner())
-}
-
-fn remove_if_present(path: &Path) -> anyhow::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("removing {}", path.display()))
-        }
-        _ => Ok(()),
-    }
+    let mut staged = staged
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a writer thread panicked"))?;
+    staged.sort();
+    Ok(staged)
 }
 
 fn write_summary(out: &Path, summary: &RunSummary) -> anyhow::Result<PathBuf> {

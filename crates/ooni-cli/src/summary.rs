@@ -79,7 +79,7 @@ pub struct Conservation {
     pub records_read: u64,
     /// Distinct measurements written.
     pub measurements_written: u64,
-    /// Copies of a measurement already written (twins, `.l.`/`.x.` copies, layout overlap).
+    /// Copies of a measurement already written (in this run or an earlier one).
     pub duplicates: u64,
     /// Not measurements, on purpose.
     pub skipped: u64,
@@ -124,6 +124,19 @@ pub struct WorstCell {
     pub top_failure: Option<String>,
 }
 
+/// Requests a run made to its store.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Requests {
+    /// LIST calls (pages).
+    pub list: u64,
+    /// GET calls (files opened, for a directory).
+    pub get: u64,
+    /// Requests retried.
+    pub retries: u64,
+    /// Bytes not downloaded twice thanks to Range resumes.
+    pub resumed_bytes: u64,
+}
+
 /// The machine-readable run summary (`DIR/_runs/<run_id>.json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
@@ -153,24 +166,38 @@ pub struct RunSummary {
     pub bytes_listed: u64,
     /// `raw/` twins not read because their sibling was.
     pub twins_skipped: u64,
+    /// Objects read by this run (never read before, changed, or holding measurements an
+    /// earlier run left out that this one wants).
+    pub new_objects: u64,
+    /// Objects skipped because the output already holds what they contain.
+    pub already_processed_objects: u64,
+    /// Files an interrupted run left uncommitted, removed before this run.
+    pub uncommitted_files_removed: u64,
+    /// A lock left by a dead run, taken over (what it said).
+    pub stale_lock: Option<String>,
     /// Listed keys outside OONI's layout (first few shown).
     pub unrecognized_keys: u64,
     /// Examples of unrecognized keys.
     pub unrecognized_examples: Vec<String>,
-    /// LIST calls.
-    pub list_calls: u64,
+    /// Requests to the store.
+    pub requests: Requests,
     /// Reading counts.
     pub counts: Counts,
     /// Distinct measurements written.
     pub measurements_written: u64,
-    /// Duplicates dropped.
-    pub duplicates: u64,
+    /// Copies of a measurement read more than once in this run (twins' content, `.l.`/`.x.`
+    /// copies, the jsonl/raw overlap).
+    pub duplicates_in_run: u64,
+    /// Measurements the output already held from an earlier run.
+    pub already_in_output: u64,
     /// Observation rows written.
     pub observations_written: u64,
     /// Measurements OONI's fastpath would drop (still written, left out of `ooni_counts`), by reason.
     pub ooni_dropped: BTreeMap<String, u64>,
     /// Parquet files written.
     pub files_written: u64,
+    /// Measurement days whose aggregates were recomputed.
+    pub aggregated_days: u64,
     /// The balance check.
     pub conservation: Conservation,
     /// Wall-clock seconds per phase.

@@ -155,6 +155,44 @@ pub fn rewrite_parquet_bytes(bytes: Vec<u8>, path: &Path) -> Result<(), WriteErr
     write_file_atomically(path, &batches)
 }
 
+/// Reads one string column of a Parquet file (e.g. the `content_id`s already written to a
+/// partition, to keep late uploads from adding duplicates).
+pub fn read_string_column(path: &Path, column: &str) -> Result<Vec<String>, WriteError> {
+    use arrow::array::{Array, AsArray};
+    use parquet::arrow::ProjectionMask;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let pq = |source| WriteError::Parquet {
+        path: path.to_owned(),
+        source,
+    };
+    let file = fs::File::open(path).map_err(|source| WriteError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+    let index = builder
+        .schema()
+        .index_of(column)
+        .map_err(|e| pq(e.into()))?;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
+    let mut values = Vec::new();
+    for batch in builder.with_projection(mask).build().map_err(pq)? {
+        let batch = batch.map_err(|e| pq(e.into()))?;
+        let array = batch.column(0);
+        let Some(strings) = array.as_string_opt::<i32>() else {
+            return Err(pq(parquet::errors::ParquetError::General(format!(
+                "column {column} is not a string column"
+            ))));
+        };
+        values.extend(
+            (0..strings.len())
+                .filter(|i| strings.is_valid(*i))
+                .map(|i| strings.value(i).to_owned()),
+        );
+    }
+    Ok(values)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -16,14 +16,52 @@ const READ_BUFFER: usize = 256 * 1024;
 pub struct Limits {
     /// The largest line or `.post` member accepted, in bytes (decompressed).
     pub max_record_bytes: usize,
+    /// The most decompressed bytes read from one object (a gzip bomb stops here).
+    pub max_object_bytes: u64,
 }
 
 impl Default for Limits {
-    /// 16 MiB: OONI's fastpath assumes measurements under 1 MB; legacy outliers reach a few MB.
+    /// 16 MiB per record (OONI's fastpath assumes measurements under 1 MB; legacy outliers
+    /// reach a few MB) and 4 GiB per object (OONI's cans roll over at 20 MB).
     fn default() -> Self {
         Limits {
             max_record_bytes: 16 * 1024 * 1024,
+            max_object_bytes: 4 * 1024 * 1024 * 1024,
         }
+    }
+}
+
+/// The error a [`Capped`] reader returns past its limit.
+#[derive(Debug, thiserror::Error)]
+#[error("more than {max} bytes after decompression (the object size limit)")]
+pub struct ObjectTooLarge {
+    /// The limit in force.
+    pub max: u64,
+}
+
+/// Fails reads once more than `max` bytes have passed.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    max: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            // Only an error if there is more to read.
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => Err(io::Error::other(ObjectTooLarge { max: self.max })),
+            };
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
     }
 }
 
@@ -119,6 +157,16 @@ pub enum RecordError {
 }
 
 impl RecordError {
+    /// Whether the archive stopped because it exceeded [`Limits::max_object_bytes`].
+    pub fn is_object_too_large(&self) -> bool {
+        match self {
+            RecordError::Truncated { source, .. } => source
+                .get_ref()
+                .is_some_and(|inner| inner.is::<ObjectTooLarge>()),
+            RecordError::TooLarge { .. } => false,
+        }
+    }
+
     /// Where the error happened.
     pub fn position(&self) -> &Position {
         match self {
@@ -187,13 +235,25 @@ pub fn read_records(
             }
         };
         stats.gzip = gzip;
+        let max = limits.max_object_bytes;
         let decoded: Box<dyn BufRead + '_> = if gzip {
             Box::new(BufReader::with_capacity(
                 READ_BUFFER,
-                flate2::bufread::MultiGzDecoder::new(buffered),
+                Capped {
+                    inner: flate2::bufread::MultiGzDecoder::new(buffered),
+                    left: max,
+                    max,
+                },
             ))
         } else {
-            Box::new(buffered)
+            Box::new(BufReader::with_capacity(
+                READ_BUFFER,
+                Capped {
+                    inner: buffered,
+                    left: max,
+                    max,
+                },
+            ))
         };
         let mut decoded = Counting {
             inner: decoded,
@@ -441,6 +501,7 @@ mod tests {
             data.as_bytes(),
             Limits {
                 max_record_bytes: 10,
+                ..Limits::default()
             },
         );
         assert!(
@@ -467,6 +528,30 @@ mod tests {
                 .unwrap_err()
                 .contains(&format!("line {}", ok.len() + 1))
         );
+    }
+
+    #[test]
+    fn an_object_over_the_decompressed_limit_stops_with_its_own_error() {
+        let body: String = (0..100).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+        let limits = Limits {
+            max_object_bytes: 200,
+            ..Limits::default()
+        };
+        let mut errors = Vec::new();
+        let mut lines = 0;
+        read_records(
+            "k",
+            ArchiveFormat::Jsonl,
+            &gzip(body.as_bytes())[..],
+            limits,
+            |r| match r {
+                Ok(_) => lines += 1,
+                Err(e) => errors.push(e),
+            },
+        );
+        assert!(lines > 10 && lines < 100, "{lines}");
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].is_object_too_large(), "{}", errors[0]);
     }
 
     #[test]

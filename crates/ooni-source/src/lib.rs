@@ -18,7 +18,9 @@ mod key;
 mod select;
 mod store;
 
-pub use archive::{ArchiveStats, Limits, Position, Record, RecordError, read_records};
+pub use archive::{
+    ArchiveStats, Limits, ObjectTooLarge, Position, Record, RecordError, read_records,
+};
 pub use key::{ArchiveFormat, ArchiveKey, KeyError, Layout};
 pub use select::{Selection, compact_test_name, pick_one_of_each_twin, raw_layout_start};
 pub use store::{

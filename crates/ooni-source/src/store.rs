@@ -20,6 +20,9 @@ pub struct ObjectMeta {
     pub key: String,
     /// Size in bytes, as listed.
     pub size: u64,
+    /// What identifies this version of the object: S3's ETag, or size and modification time
+    /// for local files. A changed tag means the object must be read again.
+    pub etag: Option<String>,
 }
 
 /// Listing or opening failed.
@@ -137,8 +140,8 @@ fn jsonl_prefixes(day: &str, selection: &Selection) -> Vec<String> {
 /// The result of listing a selection: archives to read, and keys that were not understood.
 #[derive(Debug, Default)]
 pub struct Inventory {
-    /// Parsed keys inside the selection, with their listed sizes, in key order.
-    pub archives: Vec<(ArchiveKey, u64)>,
+    /// Listed objects inside the selection with their parsed keys, in key order.
+    pub archives: Vec<(ObjectMeta, ArchiveKey)>,
     /// Listed keys that do not follow OONI's layout (never silently ignored: reported).
     pub unrecognized: Vec<KeyError>,
     /// Number of list calls made.
@@ -166,7 +169,7 @@ pub fn inventory(store: &dyn Store, selection: &Selection) -> Result<Inventory, 
                 continue;
             }
             match ArchiveKey::parse(&obj.key) {
-                Ok(key) if selection.selects(&key) => inv.archives.push((key, obj.size)),
+                Ok(key) if selection.selects(&key) => inv.archives.push((obj, key)),
                 Ok(_) => {}
                 Err(e) => inv.unrecognized.push(e),
             }
@@ -226,12 +229,18 @@ impl Store for LocalStore {
                 if file_type.is_dir() {
                     stack.push(path);
                 } else if file_type.is_file() {
-                    let size = entry
-                        .metadata()
-                        .map_err(|e| self.list_error(prefix, e))?
-                        .len();
+                    let meta = entry.metadata().map_err(|e| self.list_error(prefix, e))?;
+                    let modified = meta
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_nanos());
                     if let Some(key) = relative_key(&self.root, &path) {
-                        out.push(ObjectMeta { key, size });
+                        out.push(ObjectMeta {
+                            key,
+                            size: meta.len(),
+                            etag: Some(format!("{}-{modified}", meta.len())),
+                        });
                     }
                 }
             }
@@ -334,7 +343,7 @@ mod tests {
         let sel = selection(&[], &[], "2020-10-21", "2020-10-22");
         let inv = inventory(&store, &sel).unwrap();
         assert_eq!(inv.archives.len(), 1);
-        assert_eq!(inv.archives[0].1, 3);
+        assert_eq!(inv.archives[0].0.size, 3);
         assert!(
             inv.unrecognized.is_empty(),
             "raw/README is outside raw/20201021/"
