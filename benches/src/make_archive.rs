@@ -49,14 +49,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (Some(cc), Some(tn)) = (msm["probe_cc"].as_str(), msm["test_name"].as_str()) else {
             continue;
         };
-        if cc.len() != 2 || !msm["probe_asn"].is_string() || !msm["measurement_start_time"].is_string() {
+        if cc.len() != 2
+            || !msm["probe_asn"].is_string()
+            || !msm["measurement_start_time"].is_string()
+        {
             continue;
         }
-        groups.entry((cc.to_owned(), tn.to_owned())).or_default().push(msm);
+        groups
+            .entry((cc.to_owned(), tn.to_owned()))
+            .or_default()
+            .push(msm);
     }
     let groups: Vec<_> = groups.into_iter().collect();
 
-    let mut rng = Rng(0x5eed_0f_0041);
+    let mut rng = Rng(0x005e_ed0f_0041);
     let (mut written, mut files, mut lines) = (0u64, 0u64, 0u64);
     while written < target_bytes {
         let ((cc, tn), templates) = &groups[files as usize % groups.len()];
@@ -94,6 +100,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::write(&path, bytes)?;
         files += 1;
     }
-    println!("{files} files, {lines} measurements, {written} bytes compressed in {}", out.display());
+    println!(
+        "{files} files, {lines} measurements, {written} bytes compressed in {}",
+        out.display()
+    );
     Ok(())
 }

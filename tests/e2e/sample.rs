@@ -278,3 +278,46 @@ fn trivial_id_matches_oonis_derivation_computed_by_python() {
         }
     }
 }
+
+#[test]
+fn ooni_counts_partition_every_measurement_like_oonis_api() {
+    let run = sample_run();
+    let counts = read_table(&run.out.join("ooni_counts"));
+    assert!(!counts.is_empty());
+    let n = |r: &Row, c: &str| get(r, c).unwrap().parse::<u64>().unwrap();
+    let mut total = 0;
+    for row in &counts {
+        assert_eq!(
+            n(row, "anomaly_count")
+                + n(row, "confirmed_count")
+                + n(row, "failure_count")
+                + n(row, "ok_count"),
+            n(row, "measurement_count"),
+            "{row:?}"
+        );
+        total += n(row, "measurement_count");
+    }
+    // Every written measurement is counted once, except those OONI's fastpath drops.
+    let rows = read_table(&run.out.join("measurements"));
+    let kept = rows
+        .iter()
+        .filter(|r| get(r, "ooni_drop_reason").is_none())
+        .count() as u64;
+    assert_eq!(total, kept);
+    assert!(
+        kept < rows.len() as u64,
+        "the sample has measurements OONI drops (ZZ, AS0, no report id)"
+    );
+    // Web tests are counted per input domain, messaging tests with a null domain, as OONI's API.
+    assert!(
+        counts
+            .iter()
+            .any(|r| get(r, "test_name") == Some("whatsapp") && get(r, "domain").is_none())
+    );
+    assert!(
+        counts
+            .iter()
+            .any(|r| get(r, "test_name") == Some("web_connectivity")
+                && get(r, "domain") == Some("web.whatsapp.com"))
+    );
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::NaiveDate;
 use ooni_normalize::{Normalized, Outcome, normalize};
-use ooni_parquet::{Judgement, Measured, Provenance};
+use ooni_parquet::{Measured, Provenance};
 use ooni_source::{ArchiveKey, ObjectMeta, RecordError, Store, compact_test_name, read_records};
 use rayon::prelude::*;
 
@@ -454,6 +454,7 @@ fn process_record(
     };
     let Normalized {
         row,
+        judgement,
         observations,
         outcomes,
     } = *normalized;
@@ -474,7 +475,7 @@ fn process_record(
     out.counts.measurements += 1;
     out.measured.push(Measured {
         row,
-        judgement: Judgement::default(),
+        judgement,
         provenance: Provenance {
             source_key: key.key.clone(),
             source_line: record.position.line(),

@@ -9,8 +9,9 @@
 //! - [`NormalizeError`]: why a record is rejected, with a stable [`NormalizeError::reason`].
 //!
 //! The network operations of the measurement ([`Observation`]s) and the per-domain stage
-//! outcomes come from `ooni-observations`, called here so that one pure function turns a
-//! record into everything the tables hold.
+//! outcomes come from `ooni-observations`, and OONI fastpath's verdict ([`Judgement`]) from
+//! `ooni-verdict`, both called here so that one pure function turns a record into everything
+//! the tables hold.
 //!
 //! Nothing here does I/O, and nothing knows about S3, Parquet or polars.
 
@@ -95,10 +96,57 @@ impl UidSource {
 pub struct Normalized {
     /// The `measurements` row.
     pub row: MeasurementRow,
+    /// OONI fastpath's verdict.
+    pub judgement: Judgement,
     /// One row per network operation (DNS, TCP, TLS, HTTP), attributed to its target.
     pub observations: Vec<Observation>,
     /// Per (domain, stage) outcomes, each failure at the first stage that failed.
     pub outcomes: Vec<StageOutcome>,
+}
+
+/// OONI fastpath's judgement of a measurement, as columns (see `docs/fastpath-rules.md`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Judgement {
+    /// `blocking_general > 0.5`.
+    pub anomaly: bool,
+    /// A known blockpage or DNS fingerprint matched, confirmed for the probe's country.
+    pub confirmed: bool,
+    /// The test itself failed (`accuracy < 0.5`): left out of failure rates.
+    pub msm_failure: bool,
+    /// Fastpath's `blocking_general` score.
+    pub blocking_general: f64,
+    /// Why `msm_failure`, when it is true.
+    pub msm_failure_reason: Option<String>,
+    /// The fingerprint that confirmed blocking, if any.
+    pub matched_fingerprint: Option<String>,
+    /// Why OONI's fastpath would drop this measurement entirely (no report id, country ZZ,
+    /// AS0, a field it cannot parse): such rows are kept here but left out of `ooni_counts`
+    /// and `failure_rates`, so those match OONI's numbers.
+    pub ooni_drop_reason: Option<String>,
+}
+
+/// Judges `content` (the bare measurement) as OONI's fastpath would.
+fn judge(content: &str, uid: &str) -> Judgement {
+    let fingerprints = ooni_verdict::Fingerprints::embedded();
+    let dropped = ooni_verdict::drop_reason(content).map(|d| d.as_str().to_owned());
+    match ooni_verdict::judge(content, Some(uid), fingerprints) {
+        Ok(v) => Judgement {
+            anomaly: v.anomaly,
+            confirmed: v.confirmed,
+            msm_failure: v.msm_failure,
+            blocking_general: v.blocking_general,
+            msm_failure_reason: v.failure_reason.map(str::to_owned),
+            matched_fingerprint: v.matched_fingerprint,
+            ooni_drop_reason: dropped,
+        },
+        // Fastpath would raise on this measurement and write no row: a drop.
+        Err(e) => Judgement {
+            msm_failure: true,
+            msm_failure_reason: Some("unscorable".to_owned()),
+            ooni_drop_reason: dropped.or_else(|| Some(format!("unscorable: {e}"))),
+            ..Judgement::default()
+        },
+    }
 }
 
 /// The `measurements` table's columns for one measurement (provenance is added by the
@@ -263,8 +311,10 @@ pub fn normalize(raw: &[u8], archive_uid: Option<&str>) -> Result<Outcome, Norma
     let row = build_row(&env, raw, archive_uid)?;
     let observed = ooni_observations::observe(content_text)
         .map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
+    let judgement = judge(content_text, &row.measurement_uid);
     Ok(Outcome::Measurement(Box::new(Normalized {
         row,
+        judgement,
         observations: observed.observations,
         outcomes: observed.outcomes,
     })))

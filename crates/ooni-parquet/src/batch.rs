@@ -9,7 +9,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use ooni_normalize::MeasurementRow;
+use ooni_normalize::{Judgement, MeasurementRow};
 use ooni_observations::{Observation, StageOutcome};
 
 /// Where a measurement was read.
@@ -21,24 +21,6 @@ pub struct Provenance {
     pub source_line: Option<u64>,
     /// Member name in a postcan.
     pub source_member: Option<String>,
-}
-
-/// OONI fastpath's judgement of a measurement, as columns.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Judgement {
-    /// `blocking_general > 0.5`.
-    pub anomaly: bool,
-    /// A known blockpage or DNS fingerprint matched in its country.
-    pub confirmed: bool,
-    /// The test itself failed (`accuracy < 0.5`).
-    pub msm_failure: bool,
-    /// Fastpath's `blocking_general` score.
-    pub blocking_general: f64,
-    /// Why `msm_failure`, when it is true.
-    pub msm_failure_reason: Option<String>,
-    /// Why OONI's fastpath would drop this measurement entirely (no report id, country ZZ,
-    /// AS0); such rows are kept here but left out of `ooni_counts`.
-    pub ooni_drop_reason: Option<String>,
 }
 
 /// One measurement ready to be written.
@@ -88,6 +70,7 @@ static MEASUREMENTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("msm_failure", DataType::Boolean, false),
         Field::new("blocking_general", DataType::Float64, false),
         utf8("msm_failure_reason"),
+        utf8("matched_fingerprint"),
         utf8("ooni_drop_reason"),
         Field::new("source_key", DataType::Utf8, false),
         Field::new("source_line", DataType::UInt64, true),
@@ -139,6 +122,7 @@ pub fn measurements_batch(rows: &[&Measured]) -> Result<RecordBatch, ArrowError>
             j().map(|j| j.blocking_general),
         )),
         strings(j().map(|j| j.msm_failure_reason.as_deref())),
+        strings(j().map(|j| j.matched_fingerprint.as_deref())),
         strings(j().map(|j| j.ooni_drop_reason.as_deref())),
         strings(p().map(|p| Some(p.source_key.as_str()))),
         Arc::new(UInt64Array::from_iter(p().map(|p| p.source_line))),

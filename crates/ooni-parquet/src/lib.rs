@@ -25,7 +25,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 pub use batch::{
-    Judgement, Measured, Provenance, measurements_batch, measurements_schema, observations_batch,
+    Measured, Provenance, measurements_batch, measurements_schema, observations_batch,
     observations_schema, outcomes_batch, outcomes_schema,
 };
 

@@ -24,5 +24,6 @@ pub use archive::{
 pub use key::{ArchiveFormat, ArchiveKey, KeyError, Layout};
 pub use select::{Selection, compact_test_name, pick_one_of_each_twin, raw_layout_start};
 pub use store::{
-    Inventory, LocalStore, ObjectMeta, Store, StoreError, inventory, parse_day, plan_prefixes,
+    Inventory, LocalStore, ObjectMeta, RequestStats, Store, StoreError, inventory, parse_day,
+    plan_prefixes,
 };
