@@ -1,0 +1,74 @@
+//! Test fixtures: stores and data; the moto server, seeding client and fault-injecting
+//! proxy come from `ooni-testkit`.
+
+use std::io::Read;
+use std::time::Duration;
+
+use ooni_s3::{S3Options, S3Store};
+use ooni_source::Store;
+
+pub use ooni_testkit::{Fault, Moto, Proxy, Seeder};
+
+/// Deterministic bytes that do not compress (xorshift).
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Options for an anonymous, path-style store at `endpoint`, with fast retries.
+pub fn options(endpoint: &str, bucket: &str) -> S3Options {
+    S3Options {
+        bucket: bucket.to_owned(),
+        endpoint_url: Some(endpoint.to_owned()),
+        path_style: true,
+        backoff_base: Duration::from_millis(10),
+        timeout: Duration::from_secs(10),
+        ..S3Options::default()
+    }
+}
+
+/// An anonymous store on `endpoint`.
+pub fn anonymous_store(endpoint: &str, bucket: &str) -> S3Store {
+    S3Store::connect(options(endpoint, bucket)).unwrap()
+}
+
+/// Reads a whole object through `store`, in small reads, as the pipeline's decoders do.
+pub fn read_all(store: &dyn Store, key: &str, expected: Option<u64>) -> std::io::Result<Vec<u8>> {
+    let mut reader = store.open(key, expected).map_err(std::io::Error::other)?;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8 * 1024 + 3];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// A bucket name unique within the process.
+pub fn bucket_name(stem: &str) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!("{stem}-{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// An error and its causes, as one line.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
