@@ -9,6 +9,7 @@
 //! - `azerbaijan`: per-stage failure rates on the synthetic Azerbaijan-2020 scenario;
 //! - `nightly`: SIGKILL at several points then rerun, idempotent reruns, late uploads,
 //!   hostile partition values;
+//! - `s3`: the same runs from a real S3 server (moto) on 127.0.0.1, through injected faults;
 //! - `readers`: DuckDB, pyarrow and polars (Python) read the output hive-partitioned.
 
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -19,4 +20,5 @@ mod azerbaijan;
 mod corrupted;
 mod nightly;
 mod readers;
+mod s3;
 mod sample;

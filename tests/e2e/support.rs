@@ -67,12 +67,22 @@ pub fn run_into(source: &Path, out: &Path, extra: &[&str]) -> Run {
         "2014-01-01",
         "--until",
         "2026-01-01",
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
     ];
     args.extend_from_slice(extra);
-    let output = pipeline(&args);
+    run_command(&args, out)
+}
+
+/// Runs `ooni-pipeline <args> --out <out> --json` (flags given later win, so `args` may
+/// override the days), without the caller's AWS endpoint settings.
+pub fn run_command(args: &[&str], out: &Path) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_ooni-pipeline"))
+        .args(args)
+        .args(["--out", out.to_str().unwrap(), "--json"])
+        .current_dir(repo())
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let summary: Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("no JSON summary ({e}); stderr:\n{stderr}"));
@@ -234,4 +244,25 @@ pub fn assert_balanced(summary: &Value) {
         "{c}"
     );
     assert_eq!(c["holds"], Value::Bool(true));
+}
+
+/// The output tables.
+pub const TABLES: [&str; 5] = [
+    "measurements",
+    "observations",
+    "outcomes",
+    "failure_rates",
+    "ooni_counts",
+];
+
+/// Every row of every table, sorted, so two outputs can be compared regardless of file names.
+pub fn all_rows(out: &Path) -> BTreeMap<&'static str, Vec<Row>> {
+    TABLES
+        .iter()
+        .map(|t| {
+            let mut rows = read_table(&out.join(t));
+            rows.sort();
+            (*t, rows)
+        })
+        .collect()
 }

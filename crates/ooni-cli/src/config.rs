@@ -50,9 +50,33 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME,NAME", value_delimiter = ',')]
     pub test_name: Vec<String>,
 
-    /// Output directory [default: ./ooni-out].
+    /// Output directory [default: ./ooni-out], or s3://BUCKET/PREFIX: files are then built
+    /// in --work-dir and uploaded once each is complete and committed.
+    #[arg(long, value_name = "DIR|URL")]
+    pub out: Option<String>,
+
+    /// Local directory that holds the output (and its state) when --out is s3://
+    /// [default: ./ooni-out-work].
     #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
+    pub work_dir: Option<PathBuf>,
+
+    /// S3 endpoint for S3-compatible stores (also AWS_ENDPOINT_URL); default: AWS.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// AWS region of the source bucket [default: eu-central-1].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Path-style S3 addressing (http://host/bucket/key), for S3-compatible stores.
+    #[arg(long)]
+    pub path_style: bool,
+
+    /// Sign source requests with the standard AWS credentials (environment or profile);
+    /// by default OONI's public bucket is read anonymously. Writes to an s3:// --out are
+    /// always signed.
+    #[arg(long)]
+    pub signed: bool,
 
     /// Worker threads for decoding and normalizing [default: number of CPUs].
     #[arg(long, value_name = "N")]
@@ -85,7 +109,14 @@ struct FileConfig {
     probe_cc: Vec<String>,
     #[serde(default)]
     test_name: Vec<String>,
-    out: Option<PathBuf>,
+    out: Option<String>,
+    work_dir: Option<PathBuf>,
+    endpoint_url: Option<String>,
+    region: Option<String>,
+    #[serde(default)]
+    path_style: bool,
+    #[serde(default)]
+    signed: bool,
     jobs: Option<usize>,
     max_record_mib: Option<usize>,
     max_object_mib: Option<usize>,
@@ -114,11 +145,28 @@ impl std::fmt::Display for SourceSpec {
     }
 }
 
+/// How to reach S3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Access {
+    /// Region of the source bucket.
+    pub region: String,
+    /// Endpoint for S3-compatible stores.
+    pub endpoint_url: Option<String>,
+    /// Path-style addressing.
+    pub path_style: bool,
+    /// Sign source requests.
+    pub signed: bool,
+}
+
 /// A run, fully resolved.
 #[derive(Debug, Clone)]
 pub struct RunPlan {
     /// Where to read.
     pub source: SourceSpec,
+    /// How to reach S3 (source and s3:// output).
+    pub s3: S3Access,
+    /// Where committed files are uploaded, when --out is s3:// (bucket, prefix).
+    pub upload: Option<(String, String)>,
     /// What to read.
     pub selection: Selection,
     /// Where to write.
@@ -171,10 +219,22 @@ impl RunArgs {
         }) {
             bail!("--test-name {bad:?} is not a test name (letters, digits, underscores)");
         }
-        let out = self
+        let out_arg = self
             .out
             .or(file.out)
-            .unwrap_or_else(|| PathBuf::from("ooni-out"));
+            .unwrap_or_else(|| "ooni-out".to_owned());
+        let (out, upload) = match parse_s3_url(&out_arg)? {
+            Some(target) => (
+                self.work_dir
+                    .or(file.work_dir)
+                    .unwrap_or_else(|| PathBuf::from("ooni-out-work")),
+                Some(target),
+            ),
+            None if out_arg.contains("://") => {
+                bail!("--out {out_arg:?}: only local directories and s3:// URLs are supported")
+            }
+            None => (PathBuf::from(out_arg), None),
+        };
         let jobs = self
             .jobs
             .or(file.jobs)
@@ -184,6 +244,16 @@ impl RunArgs {
         let max_object_mib = self.max_object_mib.or(file.max_object_mib).unwrap_or(4096);
         Ok(RunPlan {
             source: parse_source(&source)?,
+            s3: S3Access {
+                region: self
+                    .region
+                    .or(file.region)
+                    .unwrap_or_else(|| "eu-central-1".to_owned()),
+                endpoint_url: self.endpoint_url.or(file.endpoint_url),
+                path_style: self.path_style || file.path_style,
+                signed: self.signed || file.signed,
+            },
+            upload,
             selection: Selection {
                 since,
                 until,
@@ -221,23 +291,28 @@ fn day_arg(flag: &str, value: Option<String>) -> anyhow::Result<Option<NaiveDate
         .transpose()
 }
 
+/// `s3://bucket/some/prefix` → `("bucket", "some/prefix/")`; `None` for anything else.
+fn parse_s3_url(url: &str) -> anyhow::Result<Option<(String, String)>> {
+    let Some(rest) = url.strip_prefix("s3://") else {
+        return Ok(None);
+    };
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        bail!("{url:?} names no bucket");
+    }
+    let prefix = if prefix.is_empty() || prefix.ends_with('/') {
+        prefix.to_owned()
+    } else {
+        format!("{prefix}/")
+    };
+    Ok(Some((bucket.to_owned(), prefix)))
+}
+
 /// Relative paths, in a config file as on the command line, are relative to the current
 /// directory, so `--config pipelines/x.toml` behaves like the same flags typed by hand.
 fn parse_source(source: &str) -> anyhow::Result<SourceSpec> {
-    if let Some(rest) = source.strip_prefix("s3://") {
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() {
-            bail!("--source {source:?} names no bucket");
-        }
-        let prefix = if prefix.is_empty() || prefix.ends_with('/') {
-            prefix.to_owned()
-        } else {
-            format!("{prefix}/")
-        };
-        return Ok(SourceSpec::S3 {
-            bucket: bucket.to_owned(),
-            prefix,
-        });
+    if let Some((bucket, prefix)) = parse_s3_url(source)? {
+        return Ok(SourceSpec::S3 { bucket, prefix });
     }
     if source.contains("://") {
         bail!("--source {source:?}: only s3:// URLs and local directories are supported");

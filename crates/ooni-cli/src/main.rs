@@ -14,6 +14,7 @@ mod tables;
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::{RunArgs, SourceSpec};
@@ -86,9 +87,10 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run { args, json } => {
             let plan = args.resolve(now.date_naive())?;
-            let store = open_store(&plan.source)?;
+            let store = open_store(&plan)?;
             let run_id = format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), std::process::id());
             let summary = run::run(&plan, store.as_ref(), &run_id, &now.to_rfc3339())?;
+            upload(&plan, &summary)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
@@ -113,21 +115,63 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::List { args } => {
             let plan = args.resolve(now.date_naive())?;
-            let store = open_store(&plan.source)?;
+            let store = open_store(&plan)?;
             list(store.as_ref(), &plan)?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn open_store(source: &SourceSpec) -> anyhow::Result<Box<dyn ooni_source::Store>> {
-    match source {
+fn open_store(plan: &config::RunPlan) -> anyhow::Result<Box<dyn ooni_source::Store>> {
+    match &plan.source {
         SourceSpec::Local(dir) => Ok(Box::new(ooni_source::LocalStore::new(dir))),
-        SourceSpec::S3 { bucket, .. } => anyhow::bail!(
-            "--source s3://{bucket}: reading S3 is not built yet; pass a local directory \
-             holding OONI's key layout (e.g. --source examples/bucket)"
-        ),
+        SourceSpec::S3 { bucket, prefix } => {
+            Ok(Box::new(connect_s3(plan, bucket, prefix, plan.s3.signed)?))
+        }
     }
+}
+
+fn connect_s3(
+    plan: &config::RunPlan,
+    bucket: &str,
+    prefix: &str,
+    signed: bool,
+) -> anyhow::Result<ooni_s3::S3Store> {
+    let options = ooni_s3::S3Options {
+        bucket: bucket.to_owned(),
+        prefix: prefix.to_owned(),
+        region: plan.s3.region.clone(),
+        endpoint_url: plan.s3.endpoint_url.clone(),
+        path_style: plan.s3.path_style,
+        signed,
+        ..ooni_s3::S3Options::default()
+    };
+    ooni_s3::S3Store::connect(options)
+        .with_context(|| format!("connecting to s3://{bucket}/{prefix}"))
+}
+
+/// `--out s3://…`: uploads what the run committed (and the state that records it), each
+/// file once it is complete; the manifest last, so the bucket's state never names a file
+/// it does not have.
+fn upload(plan: &config::RunPlan, summary: &RunSummary) -> anyhow::Result<()> {
+    let Some((bucket, prefix)) = &plan.upload else {
+        return Ok(());
+    };
+    let store = connect_s3(plan, bucket, prefix, true)?;
+    let files = summary.written_files.iter().cloned().chain([
+        format!("_runs/{}.json", summary.run_id),
+        "_state/manifest.json".to_owned(),
+    ]);
+    for rel in files {
+        store
+            .upload_file(&plan.out.join(&rel), &rel)
+            .with_context(|| format!("uploading {rel} to s3://{bucket}/{prefix}"))?;
+    }
+    run::log(&format!(
+        "uploaded {} files to s3://{bucket}/{prefix}",
+        summary.written_files.len() + 2
+    ));
+    Ok(())
 }
 
 fn list(store: &dyn ooni_source::Store, plan: &config::RunPlan) -> anyhow::Result<()> {
@@ -178,6 +222,13 @@ fn print_summary(s: &RunSummary) {
         s.twins_skipped,
         run::human_bytes(s.counts.stored_bytes),
         run::human_bytes(s.counts.decoded_bytes),
+    );
+    println!(
+        "requests: {} LIST, {} GET, {} retried, {} resumed",
+        s.requests.list,
+        s.requests.get,
+        s.requests.retries,
+        run::human_bytes(s.requests.resumed_bytes)
     );
     println!(
         "{} new objects read, {} already processed{}",

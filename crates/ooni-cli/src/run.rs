@@ -220,11 +220,17 @@ pub fn run(
             .map(|m| m.observations.len() as u64)
             .sum(),
         ooni_dropped,
-        files_written: staged.len() as u64 + aggregates.files_written,
+        files_written: staged.len() as u64 + aggregates.files.len() as u64,
+        written_files: staged
+            .iter()
+            .map(|(_, rel)| rel.clone())
+            .chain(aggregates.files.iter().cloned())
+            .chain(rejects_file.iter().map(|p| state::relative(&plan.out, p)))
+            .collect(),
         aggregated_days,
         conservation,
         seconds,
-        rejects_file: rejects_file.map(|p| p.display().to_string()),
+        rejects_file: rejects_file.as_ref().map(|p| p.display().to_string()),
         worst_cells: aggregates.worst_cells,
     };
     write_summary(&plan.out, &summary)?;

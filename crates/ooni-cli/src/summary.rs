@@ -194,8 +194,10 @@ pub struct RunSummary {
     pub observations_written: u64,
     /// Measurements OONI's fastpath would drop (still written, left out of `ooni_counts`), by reason.
     pub ooni_dropped: BTreeMap<String, u64>,
-    /// Parquet files written.
+    /// Files written (Parquet and rejects).
     pub files_written: u64,
+    /// Those files, relative to the output directory.
+    pub written_files: Vec<String>,
     /// Measurement days whose aggregates were recomputed.
     pub aggregated_days: u64,
     /// The balance check.

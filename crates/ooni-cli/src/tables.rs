@@ -15,8 +15,8 @@ use crate::summary::WorstCell;
 
 /// What [`write_aggregates`] produced.
 pub struct Aggregates {
-    /// Files written.
-    pub files_written: u64,
+    /// Files written, relative to the output directory.
+    pub files: Vec<String>,
     /// Cells with the highest failure rates in the run's days.
     pub worst_cells: Vec<WorstCell>,
 }
@@ -33,7 +33,7 @@ pub fn write_aggregates(
         .iter()
         .filter_map(|d| ooni_source::parse_day(d))
         .collect();
-    let mut files_written = 0;
+    let mut files = Vec::new();
     if !days.is_empty() {
         // Days between the first and last stale day are read (partition pruning keeps
         // that cheap); only the stale days' files are rewritten.
@@ -78,8 +78,8 @@ pub fn write_aggregates(
                 let bytes = agg::to_parquet_bytes(&mut day_frame, table)?;
                 ooni_parquet::rewrite_parquet_bytes(bytes, &path)
                     .with_context(|| format!("writing {}", path.display()))?;
-                manifest.files.insert(rel);
-                files_written += 1;
+                manifest.files.insert(rel.clone());
+                files.push(rel);
                 crate::pause::step(crate::pause::Phase::Aggregate);
             }
         }
@@ -94,7 +94,7 @@ pub fn write_aggregates(
         "failure_rates",
     )?;
     Ok(Aggregates {
-        files_written,
+        files,
         worst_cells: worst_cells(&worst)?,
     })
 }

@@ -366,6 +366,11 @@ impl Store for S3Store {
         self.inner.location.clone()
     }
 
+    fn list_many(&self, prefixes: &[String]) -> Result<Vec<ObjectMeta>, StoreError> {
+        // The inherent method: concurrent, bounded by `list_concurrency`.
+        S3Store::list_many(self, prefixes)
+    }
+
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
         let inner = Arc::clone(&self.inner);
         let owned = prefix.to_owned();

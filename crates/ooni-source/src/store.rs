@@ -72,6 +72,15 @@ pub trait Store: Send + Sync {
     fn location(&self) -> String;
     /// Every object whose key starts with `prefix` (which ends in `/`).
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
+    /// [`Store::list`] for several prefixes, in prefix order; remote stores list them
+    /// concurrently.
+    fn list_many(&self, prefixes: &[String]) -> Result<Vec<ObjectMeta>, StoreError> {
+        let mut out = Vec::new();
+        for prefix in prefixes {
+            out.extend(self.list(prefix)?);
+        }
+        Ok(out)
+    }
     /// A streaming reader over one object's bytes. `expected_size` is the listed size, when
     /// known; a store that can check it makes a short or long body a read error.
     fn open(
@@ -144,7 +153,7 @@ pub struct Inventory {
     pub archives: Vec<(ObjectMeta, ArchiveKey)>,
     /// Listed keys that do not follow OONI's layout (never silently ignored: reported).
     pub unrecognized: Vec<KeyError>,
-    /// Number of list calls made.
+    /// Number of list calls made (pages, for S3).
     pub list_calls: u64,
 }
 
@@ -162,19 +171,18 @@ pub fn inventory(store: &dyn Store, selection: &Selection) -> Result<Inventory, 
     }
     let mut inv = Inventory::default();
     let mut seen = std::collections::BTreeSet::new();
-    for prefix in &kept {
-        inv.list_calls += 1;
-        for obj in store.list(prefix)? {
-            if !seen.insert(obj.key.clone()) {
-                continue;
-            }
-            match ArchiveKey::parse(&obj.key) {
-                Ok(key) if selection.selects(&key) => inv.archives.push((obj, key)),
-                Ok(_) => {}
-                Err(e) => inv.unrecognized.push(e),
-            }
+    let before = store.request_stats().list_calls;
+    for obj in store.list_many(&kept)? {
+        if !seen.insert(obj.key.clone()) {
+            continue;
+        }
+        match ArchiveKey::parse(&obj.key) {
+            Ok(key) if selection.selects(&key) => inv.archives.push((obj, key)),
+            Ok(_) => {}
+            Err(e) => inv.unrecognized.push(e),
         }
     }
+    inv.list_calls = store.request_stats().list_calls - before;
     inv.archives.sort();
     Ok(inv)
 }

@@ -1,0 +1,250 @@
+//! Reading OONI's layout from a real S3 server (moto_server on 127.0.0.1): the same rows as
+//! from a local directory, through injected faults, with narrow listings; and `--out s3://`.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use ooni_testkit::{Fault, Moto, Proxy, Seeder};
+use serde_json::Value;
+
+use crate::support::*;
+
+/// One moto server with the whole sample in a public bucket, shared by the tests.
+fn server() -> &'static (Moto, &'static str) {
+    static SERVER: OnceLock<(Moto, &'static str)> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let moto = Moto::start();
+        let seeder = Seeder::new(&moto.endpoint);
+        let bucket = "ooni-sample";
+        seeder.public_bucket(bucket);
+        let root = sample_bucket();
+        let mut objects = Vec::new();
+        for path in parquet_like_files(&root) {
+            let key = path
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            objects.push((key, std::fs::read(&path).unwrap()));
+        }
+        assert!(objects.len() > 300);
+        seeder.put_many(bucket, objects);
+        (moto, bucket)
+    })
+}
+
+fn parquet_like_files(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Runs over `s3://bucket` at `endpoint` with the sample's days, plus `extra` flags.
+fn run_s3(endpoint: &str, bucket: &str, out: &Path, extra: &[&str]) -> Run {
+    let source = format!("s3://{bucket}");
+    let mut args = vec![
+        "run",
+        "--source",
+        &source,
+        "--endpoint-url",
+        endpoint,
+        "--path-style",
+    ];
+    if !extra.contains(&"--since") {
+        args.extend_from_slice(&["--since", "2014-01-01", "--until", "2026-01-01"]);
+    }
+    args.extend_from_slice(extra);
+    run_command(&args, out)
+}
+
+fn local_reference() -> &'static (
+    tempfile::TempDir,
+    std::collections::BTreeMap<&'static str, Vec<Row>>,
+) {
+    static REFERENCE: OnceLock<(
+        tempfile::TempDir,
+        std::collections::BTreeMap<&'static str, Vec<Row>>,
+    )> = OnceLock::new();
+    REFERENCE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("local");
+        run_into(&sample_bucket(), &out, &[]);
+        let rows = all_rows(&out);
+        (dir, rows)
+    })
+}
+
+#[test]
+fn an_s3_source_gives_the_same_rows_as_the_local_directory() {
+    let (moto, bucket) = server();
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_s3(&moto.endpoint, bucket, &dir.path().join("s3"), &[]);
+    assert_eq!(run.status, 3, "{}", run.stderr);
+    assert_balanced(&run.summary);
+    assert_eq!(all_rows(&run.out), local_reference().1);
+    assert_eq!(
+        run.summary["requests"]["get"], run.summary["new_objects"],
+        "one GET per object read: no retries were needed"
+    );
+}
+
+#[test]
+fn cut_bodies_and_503s_are_retried_and_resumed_with_identical_rows() {
+    let (moto, bucket) = server();
+    let gets = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&gets);
+    let proxy = Proxy::start(moto.addr, move |seen| {
+        // Only object GETs (not listings, which carry `list-type=2`).
+        if seen.method != "GET" || seen.target.contains("list-type") {
+            return Fault::Pass;
+        }
+        match counter.fetch_add(1, Ordering::SeqCst) % 7 {
+            1 => Fault::SlowDown,
+            3 => Fault::CutAfter(200),
+            5 => Fault::Reset,
+            _ => Fault::Pass,
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_s3(&proxy.endpoint, bucket, &dir.path().join("faulty"), &[]);
+    assert!(run.status == 3, "{}", run.stderr);
+    assert_balanced(&run.summary);
+    assert_eq!(
+        all_rows(&run.out),
+        local_reference().1,
+        "identical rows despite the faults"
+    );
+    let requests = &run.summary["requests"];
+    assert!(requests["retries"].as_u64().unwrap() > 10, "{requests}");
+    assert!(
+        requests["resumed_bytes"].as_u64().unwrap() > 1000,
+        "{requests}"
+    );
+    assert_eq!(run.summary["counts"]["archive_errors"], 0);
+}
+
+#[test]
+fn a_one_country_one_test_one_day_run_lists_only_narrow_prefixes() {
+    let (moto, bucket) = server();
+    let proxy = Proxy::start(moto.addr, |_| Fault::Pass);
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_s3(
+        &proxy.endpoint,
+        bucket,
+        &dir.path().join("narrow"),
+        &[
+            "--probe-cc",
+            "AZ",
+            "--test-name",
+            "whatsapp",
+            "--since",
+            "2020-10-21",
+            "--until",
+            "2020-10-22",
+        ],
+    );
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let lists: Vec<_> = proxy
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "GET" && s.target.contains("list-type"))
+        .collect();
+    let gets = proxy.seen().len() - lists.len();
+    // 24 hours × (the day + 3 late-upload days), one page each; never a whole day.
+    assert_eq!(lists.len(), 24 * 4);
+    for list in &lists {
+        let prefix = list
+            .target
+            .split("prefix=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
+        let prefix = prefix.replace("%2F", "/");
+        assert!(prefix.starts_with("raw/2020102"), "{prefix}");
+        assert!(prefix.ends_with("/AZ/whatsapp/"), "narrow prefix: {prefix}");
+    }
+    assert_eq!(run.summary["requests"]["list"], lists.len() as u64);
+    assert_eq!(run.summary["requests"]["get"], gets as u64);
+    assert!(
+        gets <= 5,
+        "only that day's AZ whatsapp postcans are read ({gets})"
+    );
+    assert!(run.summary["measurements_written"].as_u64().unwrap() >= 3);
+}
+
+#[test]
+fn an_s3_output_receives_each_committed_file_and_the_manifest() {
+    let (moto, bucket) = server();
+    let seeder = Seeder::new(&moto.endpoint);
+    seeder.public_bucket("ooni-out");
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let output = Command::new(env!("CARGO_BIN_EXE_ooni-pipeline"))
+        .args([
+            "run",
+            "--config",
+            "pipelines/azerbaijan-2020.toml",
+            "--source",
+            &format!("s3://{bucket}"),
+            "--endpoint-url",
+            &moto.endpoint,
+            "--path-style",
+            "--out",
+            "s3://ooni-out/nightly",
+            "--work-dir",
+            work.to_str().unwrap(),
+            "--json",
+        ])
+        .current_dir(repo())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let store = ooni_s3::S3Store::connect(ooni_s3::S3Options {
+        bucket: "ooni-out".into(),
+        prefix: "nightly/".into(),
+        endpoint_url: Some(moto.endpoint.clone()),
+        path_style: true,
+        ..ooni_s3::S3Options::default()
+    })
+    .unwrap();
+    let uploaded: std::collections::BTreeMap<String, u64> = store
+        .list_many(&[
+            "measurements/".into(),
+            "failure_rates/".into(),
+            "_state/".into(),
+        ])
+        .unwrap()
+        .into_iter()
+        .map(|o| (o.key, o.size))
+        .collect();
+    assert!(uploaded.contains_key("_state/manifest.json"));
+    let files = summary["written_files"].as_array().unwrap();
+    assert!(files.len() > 20);
+    for rel in files.iter().map(|f| f.as_str().unwrap()) {
+        if rel.starts_with("measurements/") || rel.starts_with("failure_rates/") {
+            let local = std::fs::metadata(work.join(rel)).unwrap().len();
+            assert_eq!(uploaded.get(rel), Some(&local), "{rel} uploaded whole");
+        }
+    }
+}
