@@ -92,6 +92,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "MIB")]
     pub max_object_mib: Option<usize>,
 
+    /// Stored MiB of archives read before their rows are written out: bounds the memory a
+    /// run needs, whatever its length [default: 256].
+    #[arg(long, value_name = "MIB")]
+    pub batch_mib: Option<u64>,
+
     /// Forget what the output directory holds and rebuild it from the source.
     #[arg(long)]
     pub full_refresh: bool,
@@ -120,6 +125,7 @@ struct FileConfig {
     jobs: Option<usize>,
     max_record_mib: Option<usize>,
     max_object_mib: Option<usize>,
+    batch_mib: Option<u64>,
 }
 
 /// Where archives are read from.
@@ -177,6 +183,8 @@ pub struct RunPlan {
     pub limits: Limits,
     /// Rebuild the output from scratch.
     pub full_refresh: bool,
+    /// Stored bytes of archives per batch.
+    pub batch_bytes: u64,
 }
 
 impl RunArgs {
@@ -271,6 +279,12 @@ impl RunArgs {
                 max_object_bytes: (max_object_mib as u64).saturating_mul(1024 * 1024),
             },
             full_refresh: self.full_refresh,
+            batch_bytes: self
+                .batch_mib
+                .or(file.batch_mib)
+                .unwrap_or(256)
+                .max(1)
+                .saturating_mul(1024 * 1024),
         })
     }
 }

@@ -1,7 +1,7 @@
 //! `ooni-pipeline run`: list → read and normalize in parallel → drop duplicates → write
 //! partitions → aggregate → summarize.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::IsTerminal;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -89,52 +89,85 @@ pub fn run(
         already_processed.len()
     ));
 
+    // Archives are read in batches of bounded size, each batch's new rows staged before the
+    // next is read, so memory stays bounded however many days a run covers. raw/ archives
+    // come first (the keys are sorted by layout), so OONI's postcan uid wins over a jsonl/
+    // copy of the same measurement even when the two land in different batches.
     let read_started = Instant::now();
     let progress = Progress::new(archives.len() as u64);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(plan.jobs)
         .build()
         .context("starting worker threads")?;
-    let outputs: Vec<ArchiveOutput> = pool.install(|| {
-        archives
-            .par_iter()
-            .map(|key| {
-                let out = process_archive(store, key, Some(listed[&key.key].size), plan);
-                progress.advance(out.counts.stored_bytes, out.counts.records_read);
-                pause::step(pause::Phase::Read);
-                out
-            })
-            .collect()
-    });
-    progress.finish();
-    seconds.insert("read".to_owned(), read_started.elapsed().as_secs_f64());
-
     let mut counts = Counts::default();
-    let mut measured = Vec::new();
     let mut rejects = Vec::new();
     let mut objects = BTreeMap::new();
-    for (key, out) in archives.iter().zip(outputs) {
-        let meta = &listed[&key.key];
-        objects.insert(
-            key.key.clone(),
-            state::ObjectRecord {
-                size: meta.size,
-                etag: meta.etag.clone(),
-                run_id: run_id.to_owned(),
-                days_left_out: out.days_left_out.iter().map(ToString::to_string).collect(),
-                filter_left_out: out.filter_left_out.then(|| filter.clone()),
-            },
-        );
-        counts += out.counts;
-        measured.extend(out.measured);
-        rejects.extend(out.rejects);
+    let mut written_ids: HashSet<String> = HashSet::new();
+    let mut committed_ids = CommittedIds::default();
+    let mut totals = Totals::default();
+    let mut staged = Vec::new();
+    let mut write_seconds = 0.0;
+    for (batch_no, batch) in batches(&archives, &listed, plan.batch_bytes).into_iter().enumerate() {
+        let outputs: Vec<ArchiveOutput> = pool.install(|| {
+            batch
+                .par_iter()
+                .map(|key| {
+                    let out = process_archive(store, key, Some(listed[&key.key].size), plan);
+                    progress.advance(out.counts.stored_bytes, out.counts.records_read);
+                    pause::step(pause::Phase::Read);
+                    out
+                })
+                .collect()
+        });
+        let mut measured = Vec::new();
+        for (key, out) in batch.iter().zip(outputs) {
+            let meta = &listed[&key.key];
+            objects.insert(
+                key.key.clone(),
+                state::ObjectRecord {
+                    size: meta.size,
+                    etag: meta.etag.clone(),
+                    run_id: run_id.to_owned(),
+                    days_left_out: out.days_left_out.iter().map(ToString::to_string).collect(),
+                    filter_left_out: out.filter_left_out.then(|| filter.clone()),
+                },
+            );
+            counts += out.counts;
+            measured.extend(out.measured);
+            rejects.extend(out.rejects);
+        }
+        let (mut partitions, duplicates) = deduplicate(measured);
+        totals.duplicates_in_run += duplicates;
+        for rows in partitions.values_mut() {
+            let before = rows.len();
+            rows.retain(|m| !written_ids.contains(&m.row.content_id));
+            totals.duplicates_in_run += (before - rows.len()) as u64;
+        }
+        totals.already_in_output +=
+            drop_already_written(&plan.out, &manifest, &mut partitions, &mut committed_ids)?;
+        for ((_, day), rows) in &partitions {
+            totals.affected_days.insert(day.to_string());
+            for m in rows {
+                written_ids.insert(m.row.content_id.clone());
+                totals.measurements += 1;
+                totals.observations += m.observations.len() as u64;
+                if let Some(reason) = &m.judgement.ooni_drop_reason {
+                    *totals.ooni_dropped.entry(reason.clone()).or_default() += 1;
+                }
+            }
+        }
+        let write_started = Instant::now();
+        staged.extend(write_partitions(&plan.out, run_id, batch_no, &partitions)?);
+        write_seconds += write_started.elapsed().as_secs_f64();
     }
-    let (mut partitions, duplicates_in_run) = deduplicate(measured);
-    let already_in_output = drop_already_written(&plan.out, &manifest, &mut partitions)?;
-    let duplicates = duplicates_in_run + already_in_output;
+    progress.finish();
+    seconds.insert(
+        "read".to_owned(),
+        read_started.elapsed().as_secs_f64() - write_seconds,
+    );
+    let duplicates = totals.duplicates_in_run + totals.already_in_output;
 
     let write_started = Instant::now();
-    let staged = write_partitions(&plan.out, run_id, &partitions)?;
     let rejects_file = write_rejects(&plan.out, run_id, &rejects)?;
     // Commit: move the staged files into place, then record them (the manifest is the
     // commit point: anything not in it is removed by the next run).
@@ -150,14 +183,15 @@ pub fn run(
         pause::step(pause::Phase::Commit);
     }
     let _ = std::fs::remove_dir_all(plan.out.join("_staging").join(run_id));
-    let affected_days: BTreeSet<String> =
-        partitions.keys().map(|(_, day)| day.to_string()).collect();
     manifest.files.extend(committed);
     manifest.objects.extend(objects);
-    manifest.stale_aggregate_days.extend(affected_days);
+    manifest.stale_aggregate_days.extend(totals.affected_days);
     manifest.runs.push(run_id.to_owned());
     manifest.save(&plan.out)?;
-    seconds.insert("write".to_owned(), write_started.elapsed().as_secs_f64());
+    seconds.insert(
+        "write".to_owned(),
+        write_seconds + write_started.elapsed().as_secs_f64(),
+    );
 
     let aggregate_started = Instant::now();
     let aggregated_days = manifest.stale_aggregate_days.len() as u64;
@@ -170,13 +204,7 @@ pub fn run(
     );
     seconds.insert("total".to_owned(), started.elapsed().as_secs_f64());
 
-    let measurements_written: u64 = partitions.values().map(|v| v.len() as u64).sum();
-    let mut ooni_dropped = BTreeMap::new();
-    for m in partitions.values().flatten() {
-        if let Some(reason) = &m.judgement.ooni_drop_reason {
-            *ooni_dropped.entry(reason.clone()).or_default() += 1;
-        }
-    }
+    let measurements_written = totals.measurements;
     let stats = store.request_stats();
     let conservation = Conservation::check(&counts, measurements_written, duplicates);
     let summary = RunSummary {
@@ -212,14 +240,10 @@ pub fn run(
         },
         counts,
         measurements_written,
-        duplicates_in_run,
-        already_in_output,
-        observations_written: partitions
-            .values()
-            .flatten()
-            .map(|m| m.observations.len() as u64)
-            .sum(),
-        ooni_dropped,
+        duplicates_in_run: totals.duplicates_in_run,
+        already_in_output: totals.already_in_output,
+        observations_written: totals.observations,
+        ooni_dropped: totals.ooni_dropped,
         files_written: staged.len() as u64 + aggregates.files.len() as u64,
         written_files: staged
             .iter()
@@ -293,28 +317,63 @@ fn needs_reading(
     wants_left_out_day || other_filter
 }
 
+/// What a run has written so far, summed over its batches.
+#[derive(Default)]
+struct Totals {
+    measurements: u64,
+    observations: u64,
+    duplicates_in_run: u64,
+    already_in_output: u64,
+    affected_days: BTreeSet<String>,
+    ooni_dropped: BTreeMap<String, u64>,
+}
+
+/// Content ids held by the committed files of each partition, read once per run.
+type CommittedIds = HashMap<(String, NaiveDate), HashSet<String>>;
+
+/// Splits the archives into batches of at most `max_bytes` listed (stored) bytes each.
+fn batches<'a>(
+    archives: &'a [ArchiveKey],
+    listed: &BTreeMap<String, ObjectMeta>,
+    max_bytes: u64,
+) -> Vec<&'a [ArchiveKey]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, key) in archives.iter().enumerate() {
+        let size = listed[&key.key].size;
+        if i > start && bytes + size > max_bytes {
+            out.push(&archives[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < archives.len() {
+        out.push(&archives[start..]);
+    }
+    out
+}
+
 /// Drops measurements that committed files of their partition already hold (same content
 /// id): late uploads and re-read objects never add duplicates. Returns how many.
 fn drop_already_written(
     out: &Path,
     manifest: &state::Manifest,
     partitions: &mut Partitions,
+    committed: &mut CommittedIds,
 ) -> anyhow::Result<u64> {
     let mut dropped = 0;
     for ((test_name, day), rows) in partitions.iter_mut() {
-        let dir = ooni_parquet::partition_dir(out, "measurements", test_name, *day)?;
-        let prefix = state::relative(out, &dir);
-        let mut existing = BTreeSet::new();
-        for file in manifest
-            .files
-            .iter()
-            .filter(|f| f.starts_with(&format!("{prefix}/")))
-        {
-            existing.extend(ooni_parquet::read_string_column(
-                &out.join(file),
-                "content_id",
-            )?);
+        let key = (test_name.clone(), *day);
+        if !committed.contains_key(&key) {
+            let dir = ooni_parquet::partition_dir(out, "measurements", test_name, *day)?;
+            let prefix = format!("{}/", state::relative(out, &dir));
+            let mut ids = HashSet::new();
+            for file in manifest.files.iter().filter(|f| f.starts_with(&prefix)) {
+                ids.extend(ooni_parquet::read_string_column(&out.join(file), "content_id")?);
+            }
+            committed.insert(key.clone(), ids);
         }
+        let existing = &committed[&key];
         if existing.is_empty() {
             continue;
         }
@@ -542,11 +601,12 @@ const PARTITIONED_TABLES: [(&str, BatchFn); 3] = [
 type BatchFn =
     fn(&[&Measured]) -> Result<arrow::record_batch::RecordBatch, arrow::error::ArrowError>;
 
-/// Writes each partition's new rows to `_staging/<run>/…/part-<run>.parquet`; returns
+/// Writes each partition's new rows to `_staging/<run>/…/part-<run>-<batch>.parquet`; returns
 /// (staged file, path relative to the output directory once committed).
 fn write_partitions(
     out: &Path,
     run_id: &str,
+    batch_no: usize,
     partitions: &Partitions,
 ) -> anyhow::Result<Vec<(PathBuf, String)>> {
     let staging = out.join("_staging").join(run_id);
@@ -561,7 +621,10 @@ fn write_partitions(
                     continue; // tests without observations
                 }
                 let dir = ooni_parquet::partition_dir(out, table, test_name, *day)?;
-                let rel = format!("{}/part-{run_id}.parquet", state::relative(out, &dir));
+                let rel = format!(
+                    "{}/part-{run_id}-{batch_no:04}.parquet",
+                    state::relative(out, &dir)
+                );
                 let path = staging.join(&rel);
                 ooni_parquet::write_file_atomically(&path, &[batch])?;
                 pause::step(pause::Phase::Write);
