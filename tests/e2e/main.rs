@@ -9,6 +9,7 @@
 //! - `azerbaijan`: per-stage failure rates on the synthetic Azerbaijan-2020 scenario;
 //! - `nightly`: SIGKILL at several points then rerun, idempotent reruns, late uploads,
 //!   hostile partition values;
+//! - `cans`: legacy LZ4 cans fill jsonl/ gaps without duplicating it;
 //! - `s3`: the same runs from a real S3 server (moto) on 127.0.0.1, through injected faults;
 //! - `readers`: DuckDB, pyarrow and polars (Python) read the output hive-partitioned.
 
@@ -17,6 +18,7 @@
 mod support;
 
 mod azerbaijan;
+mod cans;
 mod corrupted;
 mod nightly;
 mod readers;

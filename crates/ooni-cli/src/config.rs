@@ -97,6 +97,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "MIB")]
     pub batch_mib: Option<u64>,
 
+    /// Also read OONI's legacy cans (canned/YYYY-MM-DD/*.tar.lz4, *.json.lz4) for upload
+    /// days up to 2020-10-21, to fill gaps of jsonl/. Cans mix countries, so every can of a
+    /// day is read and filtered per measurement; they repeat jsonl/, and duplicates are
+    /// dropped. Cans before 2020-06-02 are in s3://ooni-data, not ooni-data-eu-fra.
+    #[arg(long)]
+    pub cans: bool,
+
     /// Forget what the output directory holds and rebuild it from the source.
     #[arg(long)]
     pub full_refresh: bool,
@@ -126,6 +133,8 @@ struct FileConfig {
     max_record_mib: Option<usize>,
     max_object_mib: Option<usize>,
     batch_mib: Option<u64>,
+    #[serde(default)]
+    cans: bool,
 }
 
 /// Where archives are read from.
@@ -271,6 +280,7 @@ impl RunArgs {
                     .unwrap_or(DEFAULT_LATE_UPLOAD_DAYS),
                 probe_cc,
                 test_names,
+                cans: self.cans || file.cans,
             },
             out,
             jobs,

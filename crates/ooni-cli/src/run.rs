@@ -107,7 +107,10 @@ pub fn run(
     let mut totals = Totals::default();
     let mut staged = Vec::new();
     let mut write_seconds = 0.0;
-    for (batch_no, batch) in batches(&archives, &listed, plan.batch_bytes).into_iter().enumerate() {
+    for (batch_no, batch) in batches(&archives, &listed, plan.batch_bytes)
+        .into_iter()
+        .enumerate()
+    {
         let outputs: Vec<ArchiveOutput> = pool.install(|| {
             batch
                 .par_iter()
@@ -225,6 +228,7 @@ pub fn run(
         already_processed_objects: already_processed.len() as u64,
         uncommitted_files_removed: uncommitted_removed,
         stale_lock,
+        skipped_archives: inventory.skipped.len() as u64,
         unrecognized_keys: inventory.unrecognized.len() as u64,
         unrecognized_examples: inventory
             .unrecognized
@@ -369,7 +373,10 @@ fn drop_already_written(
             let prefix = format!("{}/", state::relative(out, &dir));
             let mut ids = HashSet::new();
             for file in manifest.files.iter().filter(|f| f.starts_with(&prefix)) {
-                ids.extend(ooni_parquet::read_string_column(&out.join(file), "content_id")?);
+                ids.extend(ooni_parquet::read_string_column(
+                    &out.join(file),
+                    "content_id",
+                )?);
             }
             committed.insert(key.clone(), ids);
         }
@@ -477,6 +484,7 @@ fn process_archive(
     out.counts.stored_bytes = stats.stored_bytes;
     out.counts.decoded_bytes = stats.decoded_bytes;
     out.counts.other_tar_members = stats.other_members;
+    out.counts.yaml_reports = stats.yaml_members;
     out
 }
 
@@ -524,7 +532,9 @@ fn process_record(
         outcomes,
     } = *normalized;
     let cc = row.probe_cc.as_deref().unwrap_or("");
-    if cc != key.probe_cc || compact_test_name(&row.test_name) != key.test_name {
+    if (!key.mixes_countries() && cc != key.probe_cc)
+        || compact_test_name(&row.test_name) != key.test_name
+    {
         out.counts.key_body_mismatches += 1;
     }
     if !plan.selection.wants_measurement(cc, &row.test_name) {

@@ -27,6 +27,8 @@ pub struct Counts {
     pub archive_errors: u64,
     /// Tar members that are not `.post` files.
     pub other_tar_members: u64,
+    /// YAML reports inside legacy cans (pre-2016 data format), not decoded.
+    pub yaml_reports: u64,
     /// Measurements whose body disagrees with the country or test in their key.
     pub key_body_mismatches: u64,
 }
@@ -68,6 +70,7 @@ impl AddAssign for Counts {
         }
         self.archive_errors += other.archive_errors;
         self.other_tar_members += other.other_tar_members;
+        self.yaml_reports += other.yaml_reports;
         self.key_body_mismatches += other.key_body_mismatches;
     }
 }
@@ -175,6 +178,8 @@ pub struct RunSummary {
     pub uncommitted_files_removed: u64,
     /// A lock left by a dead run, taken over (what it said).
     pub stale_lock: Option<String>,
+    /// Selected objects that are never read: YAML reportcans and can indexes.
+    pub skipped_archives: u64,
     /// Listed keys outside OONI's layout (first few shown).
     pub unrecognized_keys: u64,
     /// Examples of unrecognized keys.

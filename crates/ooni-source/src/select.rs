@@ -11,6 +11,31 @@ pub fn raw_layout_start() -> NaiveDate {
     NaiveDate::from_ymd_opt(2020, 10, 20).unwrap_or_default()
 }
 
+/// The first upload day of OONI's legacy cans (`canned/YYYY-MM-DD/` in the `ooni-data` bucket).
+pub fn cans_start() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2012, 12, 5).unwrap_or_default()
+}
+
+/// The last upload day of OONI's legacy cans (`canned/2020-10-21/`, in `ooni-data-eu-fra`).
+pub fn cans_end() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2020, 10, 21).unwrap_or_default()
+}
+
+/// The public bucket that holds `canned/<day>/`: `ooni-data` (region us-east-1, unverified)
+/// for 2012-12-05 … 2020-06-01, `ooni-data-eu-fra` for 2020-06-02 … 2020-10-21 (the older
+/// bucket also has copies of some of those days; only the newer one is meant to be read), and
+/// `None` outside the cans' days. A store over a single bucket lists only its own share.
+pub fn can_bucket(day: NaiveDate) -> Option<&'static str> {
+    let eu_fra_start = NaiveDate::from_ymd_opt(2020, 6, 2).unwrap_or_default();
+    if day < cans_start() || day > cans_end() {
+        None
+    } else if day < eu_fra_start {
+        Some("ooni-data")
+    } else {
+        Some("ooni-data-eu-fra")
+    }
+}
+
 /// A test name as users type it (`web_connectivity`, `webconnectivity`, `Web_Connectivity`)
 /// reduced to the spelling used in bucket keys (`webconnectivity`).
 pub fn compact_test_name(name: &str) -> String {
@@ -21,7 +46,10 @@ pub fn compact_test_name(name: &str) -> String {
 }
 
 /// What to read. Days are UTC; `since` is inclusive and `until` exclusive, as in OONI's API.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Default` is an empty window (1970-01-01 … 1970-01-01) with every country and test and no
+/// cans; build one with `Selection { since, until, ..Selection::default() }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selection {
     /// First measurement day (inclusive).
     pub since: NaiveDate,
@@ -33,6 +61,15 @@ pub struct Selection {
     pub probe_cc: BTreeSet<String>,
     /// Tests to keep, in key spelling (see [`compact_test_name`]); empty means all.
     pub test_names: BTreeSet<String>,
+    /// Also read OONI's legacy cans, `canned/YYYY-MM-DD/`, for the bucket days up to and
+    /// including 2020-10-21 ([`cans_end`]), next to `jsonl/` (which was regenerated from them
+    /// and has gaps). Default `false`: `canned/` is then never listed nor selected.
+    ///
+    /// Tarcans are per test but not per country, so a country filter still fetches every
+    /// country's cans of the selected tests and drops measurements by their body
+    /// ([`Selection::wants_measurement`]). Can lines duplicate jsonl/ lines: jsonl/ lines carry
+    /// `measurement_uid` = OONI's `trivial_id` of the can line, so dedupe on the uid.
+    pub cans: bool,
 }
 
 impl Selection {
@@ -46,15 +83,27 @@ impl Selection {
     }
 
     /// Whether a key's upload day, country and test fall inside the selection.
+    ///
+    /// `canned/` keys need [`Selection::cans`]. Keys that mix countries (tarcans) pass the
+    /// country filter, which is then applied per measurement; can indexes (no test) pass the
+    /// test filter. Skipped formats ([`ArchiveFormat::is_skipped`]) are selected like the
+    /// others, so they can be counted.
     pub fn selects(&self, key: &ArchiveKey) -> bool {
+        if key.layout == Layout::Canned && !self.cans {
+            return false;
+        }
         let end = self
             .until
             .checked_add_days(Days::new(u64::from(self.late_upload_days)))
             .unwrap_or(self.until);
         key.bucket_day >= self.since
             && key.bucket_day < end
-            && (self.probe_cc.is_empty() || self.probe_cc.contains(&key.probe_cc))
-            && (self.test_names.is_empty() || self.test_names.contains(&key.test_name))
+            && (self.probe_cc.is_empty()
+                || key.mixes_countries()
+                || self.probe_cc.contains(&key.probe_cc))
+            && (self.test_names.is_empty()
+                || key.format == ArchiveFormat::CanIndex
+                || self.test_names.contains(&key.test_name))
     }
 
     /// Whether a measurement's own country and test (from its body) are wanted.
@@ -72,6 +121,7 @@ impl Selection {
 
 /// Keeps one archive of each `raw/` jsonl.gz/tar.gz twin (the postcan, which carries OONI's
 /// `measurement_uid`), and returns the archives in key order so runs are reproducible.
+/// `canned/` keys have no twins (their stem is the whole key) and all pass.
 /// The second element counts the twins that were left unread.
 pub fn pick_one_of_each_twin(keys: Vec<ArchiveKey>) -> (Vec<ArchiveKey>, u64) {
     let mut by_stem: BTreeMap<(Layout, String), ArchiveKey> = BTreeMap::new();
@@ -117,6 +167,7 @@ mod tests {
             late_upload_days: 2,
             probe_cc: BTreeSet::new(),
             test_names: BTreeSet::new(),
+            cans: false,
         };
         let days: Vec<_> = sel.bucket_days().map(|d| d.to_string()).collect();
         assert_eq!(
@@ -143,5 +194,61 @@ mod tests {
             assert_eq!(picked, vec![tar.clone()]);
             assert_eq!(skipped, 1);
         }
+    }
+
+    #[test]
+    fn cans_are_selected_only_when_asked_and_tarcans_pass_the_country_filter() {
+        let tarcan = ArchiveKey::parse("canned/2020-09-28/web_connectivity.01.tar.lz4").unwrap();
+        let other_test = ArchiveKey::parse("canned/2020-09-28/whatsapp.0.tar.lz4").unwrap();
+        let az = ArchiveKey::parse(
+            "canned/2020-09-28/20200927T101010Z-AZ-AS28787-web_connectivity-20200927T101011Z_AS28787_abc-0.2.0-probe.json.lz4",
+        )
+        .unwrap();
+        let us = ArchiveKey::parse(
+            "canned/2020-09-28/20200927T101010Z-US-AS7922-web_connectivity-20200927T101011Z_AS7922_abc-0.2.0-probe.json.lz4",
+        )
+        .unwrap();
+        let index = ArchiveKey::parse("canned/2020-09-28/index.json.gz").unwrap();
+        let late = ArchiveKey::parse("canned/2020-09-29/web_connectivity.00.tar.lz4").unwrap();
+        let mut sel = Selection {
+            since: day("2020-09-28"),
+            until: day("2020-09-29"),
+            probe_cc: ["AZ".to_owned()].into(),
+            test_names: ["webconnectivity".to_owned()].into(),
+            ..Selection::default()
+        };
+        assert!(!sel.cans);
+        for key in [&tarcan, &az, &index] {
+            assert!(!sel.selects(key), "{}", key.key);
+        }
+        sel.cans = true;
+        for key in [&tarcan, &az, &index] {
+            assert!(sel.selects(key), "{}", key.key);
+        }
+        for key in [&other_test, &us, &late] {
+            assert!(!sel.selects(key), "{}", key.key);
+        }
+        // A tarcan mixes countries: its measurements are filtered by their bodies.
+        assert!(sel.wants_measurement("AZ", "web_connectivity"));
+        assert!(!sel.wants_measurement("US", "web_connectivity"));
+    }
+
+    #[test]
+    fn cans_live_in_two_buckets() {
+        assert_eq!(can_bucket(day("2012-12-04")), None);
+        assert_eq!(can_bucket(day("2012-12-05")), Some("ooni-data"));
+        assert_eq!(can_bucket(day("2020-06-01")), Some("ooni-data"));
+        assert_eq!(can_bucket(day("2020-06-02")), Some("ooni-data-eu-fra"));
+        assert_eq!(can_bucket(day("2020-10-21")), Some("ooni-data-eu-fra"));
+        assert_eq!(can_bucket(day("2020-10-22")), None);
+    }
+
+    #[test]
+    fn cans_have_no_twins() {
+        let a = ArchiveKey::parse("canned/2020-10-21/web_connectivity.00.tar.lz4").unwrap();
+        let b = ArchiveKey::parse("canned/2020-10-21/web_connectivity.01.tar.lz4").unwrap();
+        let (picked, skipped) = pick_one_of_each_twin(vec![b.clone(), a.clone()]);
+        assert_eq!(picked, vec![a, b]);
+        assert_eq!(skipped, 0);
     }
 }

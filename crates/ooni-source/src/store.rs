@@ -1,7 +1,8 @@
 //! Where archives come from: a listing of keys and a way to open one.
 //!
 //! [`Store`] is the seam between the pipeline and storage. [`LocalStore`] reads a directory
-//! that holds OONI's key layout (`raw/…`, `jsonl/…`); an S3 store implements the same trait.
+//! that holds OONI's key layout (`raw/…`, `jsonl/…`, `canned/…`); an S3 store implements the
+//! same trait.
 
 use std::fs;
 use std::io::Read;
@@ -11,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::NaiveDate;
 
 use crate::key::{ArchiveKey, KeyError};
-use crate::select::{Selection, raw_layout_start};
+use crate::select::{Selection, cans_end, cans_start, raw_layout_start};
 
 /// One listed object.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -93,10 +94,14 @@ pub trait Store: Send + Sync {
 }
 
 /// The narrowest prefixes that can hold the selection's archives: per upload day in `raw/`
-/// (per hour, country and test when those are given) and per test/country/day in `jsonl/`.
+/// (per hour, country and test when those are given), per test/country/day in `jsonl/`, and,
+/// when [`Selection::cans`] is set, `canned/YYYY-MM-DD/` for each upload day from 2012-12-05
+/// up to and including 2020-10-21 (cans are per day only: the test and country filters apply
+/// to the listed keys). Which bucket holds a `canned/` day: [`can_bucket`](crate::can_bucket).
 pub fn plan_prefixes(selection: &Selection) -> Vec<String> {
     let mut prefixes = Vec::new();
     let raw_start = raw_layout_start();
+    let (first_can, last_can) = (cans_start(), cans_end());
     for day in selection.bucket_days() {
         let compact = day.format("%Y%m%d").to_string();
         if day >= raw_start {
@@ -104,6 +109,9 @@ pub fn plan_prefixes(selection: &Selection) -> Vec<String> {
         }
         if day <= raw_start {
             prefixes.extend(jsonl_prefixes(&compact, selection));
+        }
+        if selection.cans && day >= first_can && day <= last_can {
+            prefixes.push(format!("canned/{}/", day.format("%Y-%m-%d")));
         }
     }
     prefixes
@@ -151,6 +159,10 @@ fn jsonl_prefixes(day: &str, selection: &Selection) -> Vec<String> {
 pub struct Inventory {
     /// Listed objects inside the selection with their parsed keys, in key order.
     pub archives: Vec<(ObjectMeta, ArchiveKey)>,
+    /// Listed objects inside the selection whose format is never decoded
+    /// ([`ArchiveFormat::is_skipped`](crate::ArchiveFormat::is_skipped): YAML reportcans and
+    /// can indexes), in key order: to be counted, not fetched.
+    pub skipped: Vec<(ObjectMeta, ArchiveKey)>,
     /// Listed keys that do not follow OONI's layout (never silently ignored: reported).
     pub unrecognized: Vec<KeyError>,
     /// Number of list calls made (pages, for S3).
@@ -177,6 +189,9 @@ pub fn inventory(store: &dyn Store, selection: &Selection) -> Result<Inventory, 
             continue;
         }
         match ArchiveKey::parse(&obj.key) {
+            Ok(key) if selection.selects(&key) && key.format.is_skipped() => {
+                inv.skipped.push((obj, key));
+            }
             Ok(key) if selection.selects(&key) => inv.archives.push((obj, key)),
             Ok(_) => {}
             Err(e) => inv.unrecognized.push(e),
@@ -184,6 +199,7 @@ pub fn inventory(store: &dyn Store, selection: &Selection) -> Result<Inventory, 
     }
     inv.list_calls = store.request_stats().list_calls - before;
     inv.archives.sort();
+    inv.skipped.sort();
     Ok(inv)
 }
 
@@ -196,7 +212,7 @@ pub struct LocalStore {
 }
 
 impl LocalStore {
-    /// A store rooted at `root` (which holds `raw/` and/or `jsonl/`).
+    /// A store rooted at `root` (which holds `raw/`, `jsonl/` and/or `canned/`).
     pub fn new(root: impl Into<PathBuf>) -> LocalStore {
         LocalStore {
             root: root.into(),
@@ -306,6 +322,7 @@ mod tests {
             late_upload_days: 0,
             probe_cc: cc.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>(),
             test_names: tn.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>(),
+            cans: false,
         }
     }
 
@@ -366,5 +383,108 @@ mod tests {
             .read_to_string(&mut content)
             .unwrap();
         assert_eq!(content, "abc");
+    }
+
+    #[test]
+    fn cans_are_listed_per_day_only_when_asked_and_stop_after_2020_10_21() {
+        let mut sel = selection(&["AZ"], &["webconnectivity"], "2020-10-19", "2020-10-23");
+        let without = plan_prefixes(&sel);
+        assert!(
+            without.iter().all(|p| !p.starts_with("canned/")),
+            "{without:?}"
+        );
+        sel.cans = true;
+        let with = plan_prefixes(&sel);
+        let cans: Vec<&str> = with
+            .iter()
+            .filter(|p| p.starts_with("canned/"))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            cans,
+            [
+                "canned/2020-10-19/",
+                "canned/2020-10-20/",
+                "canned/2020-10-21/"
+            ]
+        );
+        // Everything else is unchanged.
+        let rest: Vec<String> = with
+            .into_iter()
+            .filter(|p| !p.starts_with("canned/"))
+            .collect();
+        assert_eq!(rest, without);
+        // Before the first can day, nothing.
+        let mut early = selection(&[], &[], "2012-12-04", "2012-12-06");
+        early.cans = true;
+        let early: Vec<String> = plan_prefixes(&early)
+            .into_iter()
+            .filter(|p| p.starts_with("canned/"))
+            .collect();
+        assert_eq!(early, ["canned/2012-12-05/"]);
+    }
+
+    #[test]
+    fn local_store_inventory_keeps_cans_of_the_selected_tests_and_sets_skipped_ones_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = dir.path().join("canned/2020-10-20");
+        fs::create_dir_all(&day).unwrap();
+        let files = [
+            "web_connectivity.00.tar.lz4",
+            "web_connectivity.01.tar.lz4",
+            "whatsapp.0.tar.lz4",
+            "20201020T101010Z-AZ-AS28787-web_connectivity-20201020T101011Z_AS28787_abc-0.2.0-probe.json.lz4",
+            "20201020T101010Z-US-AS7922-web_connectivity-20201020T101011Z_AS7922_abc-0.2.0-probe.json.lz4",
+            "20201020T101010Z-AZ-AS28787-web_connectivity-20201020T101011Z_AS28787_def-0.1.0-probe.yaml.lz4",
+            "index.json.gz",
+            "notes.txt",
+        ];
+        for f in files {
+            fs::write(day.join(f), b"x").unwrap();
+        }
+        // A day outside the window, and jsonl/ for the same day.
+        fs::create_dir_all(dir.path().join("canned/2020-10-22")).unwrap();
+        fs::write(
+            dir.path()
+                .join("canned/2020-10-22/web_connectivity.00.tar.lz4"),
+            b"x",
+        )
+        .unwrap();
+        let jsonl = dir.path().join("jsonl/webconnectivity/AZ/20201020/00");
+        fs::create_dir_all(&jsonl).unwrap();
+        fs::write(jsonl.join("20201020_AZ_webconnectivity.l.0.jsonl.gz"), b"x").unwrap();
+
+        let store = LocalStore::new(dir.path());
+        let mut sel = selection(&["AZ"], &["webconnectivity"], "2020-10-20", "2020-10-21");
+        let inv = inventory(&store, &sel).unwrap();
+        assert_eq!(inv.archives.len(), 1, "without cans, only jsonl/");
+        assert!(inv.skipped.is_empty());
+
+        sel.cans = true;
+        let inv = inventory(&store, &sel).unwrap();
+        let keys: Vec<&str> = inv.archives.iter().map(|(o, _)| o.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "canned/2020-10-20/20201020T101010Z-AZ-AS28787-web_connectivity-20201020T101011Z_AS28787_abc-0.2.0-probe.json.lz4",
+                "canned/2020-10-20/web_connectivity.00.tar.lz4",
+                "canned/2020-10-20/web_connectivity.01.tar.lz4",
+                "jsonl/webconnectivity/AZ/20201020/00/20201020_AZ_webconnectivity.l.0.jsonl.gz",
+            ]
+        );
+        let skipped: Vec<&str> = inv.skipped.iter().map(|(o, _)| o.key.as_str()).collect();
+        assert_eq!(
+            skipped,
+            [
+                "canned/2020-10-20/20201020T101010Z-AZ-AS28787-web_connectivity-20201020T101011Z_AS28787_def-0.1.0-probe.yaml.lz4",
+                "canned/2020-10-20/index.json.gz",
+            ]
+        );
+        assert_eq!(inv.unrecognized.len(), 1);
+        assert_eq!(inv.unrecognized[0].key, "canned/2020-10-20/notes.txt");
+        let (picked, twins) =
+            crate::pick_one_of_each_twin(inv.archives.into_iter().map(|(_, k)| k).collect());
+        assert_eq!(picked.len(), 4);
+        assert_eq!(twins, 0);
     }
 }
