@@ -327,9 +327,18 @@ fn reading_in_small_batches_gives_the_same_rows() {
     // --batch-mib 1 splits the 4 MB sample into several batches written one after the other;
     // duplicates across batches (the jsonl/raw overlap) must still keep OONI's postcan uid.
     let dir = tempfile::tempdir().unwrap();
-    let batched = run_into(&sample_bucket(), &dir.path().join("batched"), &["--batch-mib", "1"]);
+    let batched = run_into(
+        &sample_bucket(),
+        &dir.path().join("batched"),
+        &["--batch-mib", "1"],
+    );
     assert_balanced(&batched.summary);
     let files = batched.summary["written_files"].as_array().unwrap();
-    assert!(files.iter().any(|f| f.as_str().unwrap().ends_with("-0003.parquet")), "several batches");
+    assert!(
+        files
+            .iter()
+            .any(|f| f.as_str().unwrap().ends_with("-0003.parquet")),
+        "several batches"
+    );
     assert_eq!(all_rows(&batched.out), all_rows(&sample_run().out));
 }
