@@ -43,21 +43,13 @@ fn args(out: &Path) -> Vec<String> {
 }
 
 fn leftovers(out: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![out.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().ends_with(".tmp")
-                || p.to_string_lossy().contains("_staging")
-            {
-                found.push(p);
-            }
-        }
-    }
-    found
+    walk(out)
+        .into_iter()
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            name.ends_with(".tmp") || name.contains("_staging")
+        })
+        .collect()
 }
 
 #[test]

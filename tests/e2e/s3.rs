@@ -21,7 +21,7 @@ fn server() -> &'static (Moto, &'static str) {
         seeder.public_bucket(bucket);
         let root = sample_bucket();
         let mut objects = Vec::new();
-        for path in parquet_like_files(&root) {
+        for path in walk(&root) {
             let key = path
                 .strip_prefix(&root)
                 .unwrap()
@@ -33,22 +33,6 @@ fn server() -> &'static (Moto, &'static str) {
         seeder.put_many(bucket, objects);
         (moto, bucket)
     })
-}
-
-fn parquet_like_files(root: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 /// Runs over `s3://bucket` at `endpoint` with the sample's days, plus `extra` flags.

@@ -191,7 +191,8 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
+/// Every file below `dir`.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
