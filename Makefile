@@ -2,7 +2,7 @@
 # Build output goes outside the clone so repeated clones (CI) reuse compiled dependencies.
 export CARGO_TARGET_DIR ?= /var/tmp/ooni-pipeline-target
 
-.PHONY: help sample test test-deps lint bench
+.PHONY: help sample test test-deps lint fuzz-build fuzz-run bench
 
 help: ## This list.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,10 +17,37 @@ lint: ## Formatting and clippy, as CI runs them.
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-test: test-deps lint ## Everything CI checks: lint, the sample is what its generator makes, all tests.
+test: test-deps lint fuzz-build ## Everything CI checks: lint, the sample is what its generator makes, all tests.
 	python3 examples/make_sample.py --check
 	cargo test --workspace --doc --locked
 	cargo nextest run --workspace --locked --no-fail-fast
+
+# Fuzz targets (fuzz/README.md). cargo-fuzz builds them on stable with `-s none`: without a
+# sanitizer it passes rustc only stable -C flags (sancov coverage for libFuzzer). They build
+# in their own directory, beside the workspace's, so the instrumented build never
+# invalidates it.
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_TARGET_DIR ?= $(CARGO_TARGET_DIR)/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ := CARGO_TARGET_DIR=$(FUZZ_TARGET_DIR) cargo fuzz
+
+fuzz-build: ## Build the fuzz targets (cargo fuzz), as CI does.
+	@cargo fuzz --version 2>/dev/null | grep -qx 'cargo-fuzz $(CARGO_FUZZ_VERSION)' \
+		|| cargo install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION)
+	$(FUZZ) build -s none --fuzz-dir fuzz
+	@# fuzz/Cargo.lock follows the crates' dependencies by itself (cargo fuzz has no --locked,
+	@# and a new dependency of ooni-source must not fail this build): say when it changed.
+	@git diff --quiet -- fuzz/Cargo.lock 2>/dev/null \
+		|| echo "note: fuzz/Cargo.lock was updated for new dependencies; commit it"
+
+fuzz-run: fuzz-build ## Run each fuzz target for FUZZ_SECONDS (default 60).
+	@for target in $$($(FUZZ) list --fuzz-dir fuzz); do \
+		echo "== $$target: $(FUZZ_SECONDS) s"; \
+		mkdir -p $(FUZZ_TARGET_DIR)/corpus/$$target || exit 1; \
+		$(FUZZ) run -s none --fuzz-dir fuzz $$target \
+			$(FUZZ_TARGET_DIR)/corpus/$$target fuzz/seeds/$$target \
+			-- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
 
 bench: ## Throughput and memory against gzip -dc on a generated 200 MB archive (see benches/README.md).
 	bash benches/run.sh

@@ -6,6 +6,7 @@
 //!   duplicates written once, OONI's trivial_id;
 //! - `corrupted`: a damaged copy of the sample (truncated gzip, garbage, a 20 MB line, a
 //!   wrong-typed probe_asn) still balances, and every bad record lands in rejects/;
+//! - `conservation`: property test: generated damaged buckets balance line by line;
 //! - `azerbaijan`: per-stage failure rates on the synthetic Azerbaijan-2020 scenario;
 //! - `nightly`: SIGKILL at several points then rerun, idempotent reruns, late uploads,
 //!   hostile partition values;
@@ -19,6 +20,7 @@ mod support;
 
 mod azerbaijan;
 mod cans;
+mod conservation;
 mod corrupted;
 mod nightly;
 mod readers;
