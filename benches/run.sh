@@ -22,8 +22,10 @@ echo "input: ${#files[@]} files, $stored bytes stored, $decoded bytes decompress
 
 timed() { # label, command...: prints "label seconds peak_kib"
   local label=$1; shift
-  local t; t=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-  echo "$label $t"
+  local out; out=$(mktemp)
+  /usr/bin/time -f '%e %M' -o "$out" "$@" >/dev/null 2>"$data/$label.stderr" || true
+  echo "$label $(tail -1 "$out")"
+  rm -f "$out"
 }
 
 results=()
