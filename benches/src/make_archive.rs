@@ -70,7 +70,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let hour = files % 24;
         let dir = out.join(format!("raw/20240115/{hour:02}/{cc}/{compact}"));
         std::fs::create_dir_all(&dir)?;
-        let path = dir.join(format!("20240115{hour:02}_{cc}_{compact}.n0.{files}.jsonl.gz"));
+        let path = dir.join(format!(
+            "20240115{hour:02}_{cc}_{compact}.n0.{files}.jsonl.gz"
+        ));
         let mut gz = GzEncoder::new(Vec::new(), Compression::new(6));
         let mut raw = 0usize;
         while raw < 20_000_000 {
