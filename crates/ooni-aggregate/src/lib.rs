@@ -50,6 +50,22 @@ pub const OONI_COUNT_KEYS: [&str; 5] = [
 /// z for a two-sided 95% interval.
 const Z95: f64 = 1.959_963_984_540_054;
 
+/// The failure share and its 95% Wilson score interval, as expressions over a failure count
+/// and a measurement count: `(rate, low, high)`. Callers handle `n = 0`.
+fn wilson(failures: Expr, n: Expr) -> (Expr, Expr, Expr) {
+    let n = n.cast(DataType::Float64);
+    let p = failures.cast(DataType::Float64) / n.clone();
+    let z2 = lit(Z95 * Z95);
+    let denom = lit(1.0) + z2.clone() / n.clone();
+    let center = (p.clone() + z2.clone() / (lit(2.0) * n.clone())) / denom.clone();
+    let half = lit(Z95)
+        * (p.clone() * (lit(1.0) - p.clone()) / n.clone()
+            + z2 / (lit(4.0) * n.clone() * n.clone()))
+        .sqrt()
+        / denom;
+    (p, center.clone() - half.clone(), center + half)
+}
+
 /// Scans a hive-partitioned table directory; a table with no files yet reads as an empty
 /// frame with the given columns, so aggregates of an empty run are empty tables, not errors.
 fn scan_partitioned(
@@ -202,17 +218,7 @@ pub fn failure_rates(outcomes: LazyFrame) -> LazyFrame {
             )
             .first()
             .alias("top_failure")]);
-    let n = col("measurement_count").cast(DataType::Float64);
-    let f = col("failure_count").cast(DataType::Float64);
-    let p = f / n.clone();
-    let z2 = lit(Z95 * Z95);
-    let denom = lit(1.0) + z2.clone() / n.clone();
-    let center = (p.clone() + z2.clone() / (lit(2.0) * n.clone())) / denom.clone();
-    let half = lit(Z95)
-        * (p.clone() * (lit(1.0) - p.clone()) / n.clone()
-            + z2 / (lit(4.0) * n.clone() * n.clone()))
-        .sqrt()
-        / denom;
+    let (p, low, high) = wilson(col("failure_count"), col("measurement_count"));
     // Null, not 0, for empty cells: an empty cell must not read as "reachable".
     let when_counted = |e: Expr| {
         when(col("measurement_count").gt(lit(0)))
@@ -233,13 +239,13 @@ pub fn failure_rates(outcomes: LazyFrame) -> LazyFrame {
             when_counted(
                 when(col("failure_count").eq(lit(0)))
                     .then(lit(0.0))
-                    .otherwise(center.clone() - half.clone()),
+                    .otherwise(low),
             )
             .alias("ci_low"),
             when_counted(
                 when(col("failure_count").eq(col("measurement_count")))
                     .then(lit(1.0))
-                    .otherwise(center + half),
+                    .otherwise(high),
             )
             .alias("ci_high"),
         ])
@@ -300,8 +306,9 @@ pub fn ooni_counts(measurements: LazyFrame) -> LazyFrame {
         )
 }
 
-/// The cells with the highest failure rates at stage `any`, summed over the days in
-/// `[since, until)`: (country, ASN, test, domain) with the counts behind each rate.
+/// The cells most clearly failing at stage `any`, summed over the days in `[since, until)`:
+/// (country, ASN, test, domain) with the counts behind each rate, ranked by the lower
+/// bound of the 95% Wilson interval.
 pub fn worst_cells(
     failure_rates: LazyFrame,
     since: chrono::NaiveDate,
@@ -334,14 +341,15 @@ pub fn worst_cells(
                 .drop_nulls()
                 .first(),
         ])
-        .with_column(
-            (col("failure_count").cast(DataType::Float64)
-                / col("measurement_count").cast(DataType::Float64))
-            .alias("failure_rate"),
-        )
+        .with_columns({
+            let (rate, low, _) = wilson(col("failure_count"), col("measurement_count"));
+            [rate.alias("failure_rate"), low.alias("ci_low")]
+        })
+        // Ranked by the interval's lower bound, so a cell with much evidence outranks a
+        // single failed measurement.
         .sort_by_exprs(
             [
-                col("failure_rate"),
+                col("ci_low"),
                 col("failure_count"),
                 col("domain"),
                 col("probe_asn"),
@@ -456,5 +464,27 @@ mod tests {
                 .get(0),
             None
         );
+    }
+
+    #[test]
+    fn worst_cells_rank_strong_evidence_above_a_single_failure() {
+        let rates = df!(
+            "measurement_day" => [day(), day()],
+            "probe_cc" => ["AZ", "AZ"],
+            "probe_asn" => [1u32, 2],
+            "test_name" => ["whatsapp", "whatsapp"],
+            "domain" => ["one.example", "many.example"],
+            "stage" => ["any", "any"],
+            "measurement_count" => [1u32, 40],
+            "failure_count" => [1u32, 30],
+            "top_failure" => [Some("eof_error"), Some("generic_timeout_error")],
+        )
+        .unwrap()
+        .lazy();
+        let next = day().succ_opt().unwrap();
+        let worst = worst_cells(rates, day(), next, 10).collect().unwrap();
+        let column = worst.column("domain").unwrap().str().unwrap();
+        let domains: Vec<_> = (0..column.len()).filter_map(|i| column.get(i)).collect();
+        assert_eq!(domains, ["many.example", "one.example"]);
     }
 }
