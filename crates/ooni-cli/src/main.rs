@@ -278,7 +278,7 @@ fn print_summary(s: &RunSummary) {
     } else {
         println!();
         println!(
-            "highest failure rates, any stage, {} ..< {}:",
+            "most clearly failing cells (ranked by the 95% lower bound), any stage, {} ..< {}:",
             s.since, s.until
         );
         println!(
