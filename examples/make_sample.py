@@ -318,6 +318,19 @@ class Trace:
         self.tcp_connect: list = []
         self.tls_handshakes: list = []
 
+    def urlgetter_keys(self) -> dict:
+        """The test keys every urlgetter-based test (whatsapp, telegram) writes, in its order."""
+        return {
+            "agent": "redirect",
+            "failed_operation": None,
+            "failure": None,
+            "network_events": self.network_events,
+            "queries": self.queries,
+            "requests": self.requests,
+            "tcp_connect": self.tcp_connect,
+            "tls_handshakes": self.tls_handshakes,
+        }
+
     def ev(self, op, t, failure=None, address=None, num_bytes=None, proto=None):
         e = {}
         if address is not None:
@@ -681,14 +694,7 @@ def make_whatsapp(T: Templates, ctx: dict, mst: dt.datetime, blocked: bool, fail
         tr.requests.extend(reversed(group))
     web_failure = https_failure if https_failure is not None else http_failure
     test_keys = {
-        "agent": "redirect",
-        "failed_operation": None,
-        "failure": None,
-        "network_events": tr.network_events,
-        "queries": tr.queries,
-        "requests": tr.requests,
-        "tcp_connect": tr.tcp_connect,
-        "tls_handshakes": tr.tls_handshakes,
+        **tr.urlgetter_keys(),
         "registration_server_failure": register_failure,
         "registration_server_status": "ok" if register_failure is None else "blocked",
         "whatsapp_endpoints_blocked": [],
@@ -753,14 +759,7 @@ def make_telegram(T: Templates, ctx: dict, mst: dt.datetime, blocked: bool):
     for g in groups:
         tr.requests.extend(reversed(g))  # urlgetter lists the last request first
     test_keys = {
-        "agent": "redirect",
-        "failed_operation": None,
-        "failure": None,
-        "network_events": tr.network_events,
-        "queries": tr.queries,
-        "requests": tr.requests,
-        "tcp_connect": tr.tcp_connect,
-        "tls_handshakes": tr.tls_handshakes,
+        **tr.urlgetter_keys(),
         "telegram_http_blocking": False,
         "telegram_tcp_blocking": False,
         "telegram_web_failure": web_failure,

@@ -346,34 +346,23 @@ fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, FingerprintError> {
         }
     };
     while let Some(c) = chars.next() {
+        // After a closing quote, `""` is an escaped quote; anything else continues the
+        // field as unquoted text would (Python's excel dialect).
+        if st == St::QuoteInQuoted {
+            if c == '"' {
+                field.push('"');
+                st = St::Quoted;
+                continue;
+            }
+            st = St::Unquoted;
+        }
         match st {
-            St::StartField | St::Unquoted => match c {
-                '"' if st == St::StartField => st = St::Quoted,
-                ',' => {
-                    rec.push(std::mem::take(&mut field));
-                    st = St::StartField;
-                }
-                '\r' | '\n' => {
-                    if c == '\r' && chars.peek() == Some(&'\n') {
-                        chars.next();
-                    }
-                    end_record(&mut rec, &mut field, &mut records);
-                    st = St::StartField;
-                }
-                _ => {
-                    field.push(c);
-                    st = St::Unquoted;
-                }
-            },
             St::Quoted => match c {
                 '"' => st = St::QuoteInQuoted,
                 _ => field.push(c),
             },
-            St::QuoteInQuoted => match c {
-                '"' => {
-                    field.push('"');
-                    st = St::Quoted;
-                }
+            _ => match c {
+                '"' if st == St::StartField => st = St::Quoted,
                 ',' => {
                     rec.push(std::mem::take(&mut field));
                     st = St::StartField;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use ooni_s3::{S3Options, S3Store};
 use ooni_source::Store;
 
-use crate::support::{Fault, Moto, Proxy, Seeder, bucket_name, options, pseudo_random, read_all};
+use crate::support::*;
 
 fn is_object_get(method: &str, target: &str) -> bool {
     method == "GET" && target.contains("/obj/")
@@ -16,10 +16,7 @@ fn is_object_get(method: &str, target: &str) -> bool {
 
 #[test]
 fn throttling_resets_and_cut_bodies_are_retried_and_resumed() {
-    let moto = Moto::start();
-    let seeder = Seeder::new(&moto.endpoint);
-    let bucket = bucket_name("faults");
-    seeder.public_bucket(&bucket);
+    let (moto, seeder, bucket) = public_bucket("faults");
     let sizes = [1_000_000usize, 2_500_000, 3_000_000, 700_000];
     let bodies: Vec<Vec<u8>> = sizes
         .iter()
@@ -100,10 +97,7 @@ fn throttling_resets_and_cut_bodies_are_retried_and_resumed() {
 
 #[test]
 fn a_stalled_body_is_abandoned_and_resumed() {
-    let moto = Moto::start();
-    let seeder = Seeder::new(&moto.endpoint);
-    let bucket = bucket_name("stall");
-    seeder.public_bucket(&bucket);
+    let (moto, seeder, bucket) = public_bucket("stall");
     let body = pseudo_random(1_200_000, 7);
     seeder.put(&bucket, "obj/stalls", body.clone());
     let gets = Arc::new(AtomicUsize::new(0));
@@ -135,10 +129,7 @@ fn a_stalled_body_is_abandoned_and_resumed() {
 
 #[test]
 fn after_max_retries_the_reader_fails_instead_of_hanging() {
-    let moto = Moto::start();
-    let seeder = Seeder::new(&moto.endpoint);
-    let bucket = bucket_name("giveup");
-    seeder.public_bucket(&bucket);
+    let (moto, seeder, bucket) = public_bucket("giveup");
     let body = pseudo_random(800_000, 9);
     seeder.put(&bucket, "obj/doomed", body.clone());
     seeder.put(&bucket, "obj/throttled", body.clone());
@@ -192,10 +183,7 @@ fn after_max_retries_the_reader_fails_instead_of_hanging() {
 
 #[test]
 fn a_corrupted_body_fails_its_checksum() {
-    let moto = Moto::start();
-    let seeder = Seeder::new(&moto.endpoint);
-    let bucket = bucket_name("corrupt");
-    seeder.public_bucket(&bucket);
+    let (moto, seeder, bucket) = public_bucket("corrupt");
     // Uploaded with a CRC32 checksum, which a full GET returns and the SDK checks.
     let body = pseudo_random(500_000, 11);
     seeder.put(&bucket, "obj/flipped", body.clone());

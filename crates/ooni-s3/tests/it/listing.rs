@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use ooni_s3::{S3Options, S3Store};
 use ooni_source::{ObjectMeta, Store};
 
-use crate::support::{Moto, Seeder, anonymous_store, bucket_name, chain, options, read_all};
+use crate::support::*;
 
 const WHATSAPP: &str = "raw/20201021/10/AZ/whatsapp/";
 /// More than one page of 1,000.
@@ -171,10 +171,7 @@ fn narrow_listings_paginate_count_pages_and_match_list_many() {
 
 #[test]
 fn a_store_prefix_makes_keys_relative() {
-    let moto = Moto::start();
-    let seeder = Seeder::new(&moto.endpoint);
-    let bucket = bucket_name("prefixed");
-    seeder.public_bucket(&bucket);
+    let (moto, seeder, bucket) = public_bucket("prefixed");
     seeder.put(
         &bucket,
         "mirror/raw/20201021/00/AZ/whatsapp/a.jsonl.gz",

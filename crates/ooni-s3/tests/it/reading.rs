@@ -5,16 +5,13 @@ use std::time::{Duration, Instant};
 
 use ooni_source::Store;
 
-use crate::support::{Moto, Seeder, anonymous_store, bucket_name, chain, pseudo_random, read_all};
+use crate::support::*;
 
 const BIG: &str = "raw/20201021/10/AZ/whatsapp/2020102110_AZ_whatsapp.n0.0.tar.gz";
 
 #[test]
 fn a_large_object_streams_byte_for_byte_in_one_get() {
-    let moto = Moto::start();
-    let seeder = Seeder::new(&moto.endpoint);
-    let bucket = bucket_name("reading");
-    seeder.public_bucket(&bucket);
+    let (moto, seeder, bucket) = public_bucket("reading");
     let body = pseudo_random(5 * 1024 * 1024 + 123, 1);
     seeder.put(&bucket, BIG, body.clone());
     let store = anonymous_store(&moto.endpoint, &bucket);
@@ -34,10 +31,7 @@ fn a_large_object_streams_byte_for_byte_in_one_get() {
 
 #[test]
 fn readers_work_concurrently_from_plain_threads() {
-    let moto = Moto::start();
-    let seeder = Seeder::new(&moto.endpoint);
-    let bucket = bucket_name("threads");
-    seeder.public_bucket(&bucket);
+    let (moto, seeder, bucket) = public_bucket("threads");
     let bodies: Vec<Vec<u8>> = (0..6)
         .map(|i| pseudo_random(300_000 + i * 77_777, i as u64 + 10))
         .collect();
@@ -64,10 +58,7 @@ fn readers_work_concurrently_from_plain_threads() {
 
 #[test]
 fn size_mismatches_and_missing_objects_are_errors_without_retries() {
-    let moto = Moto::start();
-    let seeder = Seeder::new(&moto.endpoint);
-    let bucket = bucket_name("errors");
-    seeder.public_bucket(&bucket);
+    let (moto, seeder, bucket) = public_bucket("errors");
     seeder.put(&bucket, "k/short", vec![7u8; 1000]);
     let store = anonymous_store(&moto.endpoint, &bucket);
 
@@ -117,10 +108,7 @@ fn a_private_bucket_refuses_anonymous_reads() {
 
 #[test]
 fn dropping_a_reader_early_is_clean() {
-    let moto = Moto::start();
-    let seeder = Seeder::new(&moto.endpoint);
-    let bucket = bucket_name("drop");
-    seeder.public_bucket(&bucket);
+    let (moto, seeder, bucket) = public_bucket("drop");
     let body = pseudo_random(4 * 1024 * 1024, 3);
     seeder.put(&bucket, BIG, body.clone());
     let store = anonymous_store(&moto.endpoint, &bucket);

@@ -10,7 +10,7 @@ use std::process::Command;
 use ooni_s3::{MULTIPART_THRESHOLD, S3Error, S3Options, S3Store};
 use ooni_source::Store;
 
-use crate::support::{Fault, Moto, Proxy, Seeder, bucket_name, pseudo_random, read_all};
+use crate::support::*;
 
 const KEY_ID: &str = "AKIDOONIS3CHILDTEST";
 const SECRET: &str = "child-secret-must-never-be-printed";

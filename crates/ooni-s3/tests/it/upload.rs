@@ -3,14 +3,11 @@
 use ooni_s3::{MULTIPART_THRESHOLD, S3Error, S3Options, S3Store};
 use ooni_source::Store;
 
-use crate::support::{Moto, Seeder, bucket_name, options, pseudo_random, read_all};
+use crate::support::*;
 
 #[test]
 fn small_and_multipart_uploads_read_back_equal() {
-    let moto = Moto::start();
-    let seeder = Seeder::new(&moto.endpoint);
-    let bucket = bucket_name("upload");
-    seeder.public_bucket(&bucket);
+    let (moto, _seeder, bucket) = public_bucket("upload");
     // Anonymous uploads: moto lets anyone create new keys (and this exercises the unsigned
     // checksum setting, without which the SDK panics).
     let store = S3Store::connect(S3Options {

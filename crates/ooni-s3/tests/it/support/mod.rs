@@ -54,6 +54,15 @@ pub fn read_all(store: &dyn Store, key: &str, expected: Option<u64>) -> std::io:
     }
 }
 
+/// A moto server with a fresh public-read bucket named after `stem`, and its seeder.
+pub fn public_bucket(stem: &str) -> (Moto, Seeder, String) {
+    let moto = Moto::start();
+    let seeder = Seeder::new(&moto.endpoint);
+    let bucket = bucket_name(stem);
+    seeder.public_bucket(&bucket);
+    (moto, seeder, bucket)
+}
+
 /// A bucket name unique within the process.
 pub fn bucket_name(stem: &str) -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
