@@ -8,26 +8,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 
-const TABLES: [&str; 5] = [
-    "measurements",
-    "observations",
-    "outcomes",
-    "failure_rates",
-    "ooni_counts",
-];
-
-/// Every row of every table, sorted, so two outputs can be compared regardless of file names.
-fn all_rows(out: &Path) -> BTreeMap<&'static str, Vec<Row>> {
-    TABLES
-        .iter()
-        .map(|t| {
-            let mut rows = read_table(&out.join(t));
-            rows.sort();
-            (*t, rows)
-        })
-        .collect()
-}
-
 fn args(out: &Path) -> Vec<String> {
     [
         "run",
