@@ -28,6 +28,103 @@ pub use ids::{content_id, trivial_id};
 pub use ooni_observations::{Observation, StageOutcome};
 pub use time::parse_measurement_time;
 
+/// The test names OONI's probes write in a measurement's `test_name`, as written there
+/// (snake_case for most, one word for the newer probe-cli experiments).
+///
+/// Sources: the `test_name` given by OONI's test specifications (`ooni/spec`,
+/// `nettests/ts-002` … `ts-041`), the experiments registered by `ooni/probe-cli`
+/// (`internal/registry`), and every test name in the real-measurement fixtures
+/// (`tests/fixtures/ooni-real`, including the YAML-era `dns_n_http`).
+///
+/// [`canonical_test_name`] uses this list to undo the compact spelling of OONI's bucket
+/// keys (`webconnectivity`), so a name matters here only if it has an underscore; the
+/// others are listed so that the list says which names are known. Names that OONI itself
+/// writes in both spellings stay distinct: probe-cli renamed `stun_reachability` to
+/// `stunreachability` in 2021 and OONI's API lists the new name, so both are here and each
+/// is kept as written.
+pub const KNOWN_TEST_NAMES: &[&str] = &[
+    // Python ooniprobe, Measurement Kit and their specifications (2012–2020).
+    "bridge_reachability",
+    "captiveportal",
+    "dns_consistency",
+    "dns_injection",
+    "dns_n_http",
+    "dns_spoof",
+    "http_header_field_manipulation",
+    "http_host",
+    "http_invalid_request_line",
+    "http_requests",
+    "lantern_circumvention_tool_test",
+    "meek_fronted_requests_test",
+    "multi_protocol_traceroute",
+    "openvpn_client_test",
+    "tcp_connect",
+    // probe-engine / probe-cli experiments and their specifications.
+    "browser_web",
+    "dash",
+    "ddr",
+    "dnscheck",
+    "dnsping",
+    "doh",
+    "echcheck",
+    "example",
+    "facebook_messenger",
+    "http_host_header",
+    "ndt",
+    "openvpn",
+    "portfiltering",
+    "psiphon",
+    "quicping",
+    "riseupvpn",
+    "shadowsocks",
+    "signal",
+    "simple_sni",
+    "simplequicping",
+    "sni_blocking",
+    "stun_reachability",
+    "stunreachability",
+    "tcpping",
+    "telegram",
+    "tlsmiddlebox",
+    "tlsping",
+    "tlstool",
+    "tor",
+    "torsf",
+    "urlgetter",
+    "vanilla_tor",
+    "web_connectivity",
+    "whatsapp",
+];
+
+/// The canonical spelling of a body's `test_name`: a name without underscore that is the
+/// underscore-free spelling of a [`KNOWN_TEST_NAMES`] entry becomes that entry
+/// (`webconnectivity` → `web_connectivity`, `httpheaderfieldmanipulation` →
+/// `http_header_field_manipulation`); every other name is returned as written (a known
+/// name, `stunreachability` included, an unknown one like `foobar`, or one with
+/// underscores).
+///
+/// OONI's bucket keys spell test names without underscores and a few bodies carry that
+/// spelling; without this they would make a `test_name` partition of their own. The row's
+/// `test_name`, its [`content_id`] and the observations all use the canonical name, so a
+/// body that already uses a known name keeps its identity.
+///
+/// ```
+/// use ooni_normalize::canonical_test_name;
+///
+/// assert_eq!(canonical_test_name("webconnectivity"), "web_connectivity");
+/// assert_eq!(canonical_test_name("web_connectivity"), "web_connectivity");
+/// assert_eq!(canonical_test_name("foobar"), "foobar");
+/// ```
+pub fn canonical_test_name(name: &str) -> Cow<'_, str> {
+    if name.contains('_') || KNOWN_TEST_NAMES.contains(&name) {
+        return Cow::Borrowed(name);
+    }
+    let known = KNOWN_TEST_NAMES
+        .iter()
+        .find(|known| known.contains('_') && known.bytes().filter(|&b| b != b'_').eq(name.bytes()));
+    Cow::Borrowed(known.copied().unwrap_or(name))
+}
+
 /// How a record was classified.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -163,9 +260,11 @@ pub struct MeasurementRow {
     pub report_id: Option<String>,
     /// `input`; a list input is written `{a,b}` as OONI's API does.
     pub input: Option<String>,
-    /// Lower-cased host of the (first) URL input.
+    /// Lower-cased host of the (first) URL input; `None` when the input has no
+    /// `scheme://host` or its host is not a plausible DNS name or IP literal (see
+    /// [`ooni_observations::domain_of_url`]), the input itself being kept as written.
     pub domain: Option<String>,
-    /// snake_case test name from the body.
+    /// The body's test name, in its canonical spelling ([`canonical_test_name`]).
     pub test_name: String,
     /// Test version.
     pub test_version: Option<String>,
@@ -309,7 +408,8 @@ pub fn normalize(raw: &[u8], archive_uid: Option<&str>) -> Result<Outcome, Norma
         return Ok(Outcome::Skipped(Skip::Placeholder));
     }
     let row = build_row(&env, raw, archive_uid)?;
-    let observed = ooni_observations::observe(content_text)
+    // The canonical test name, not the body's spelling, decides which observations exist.
+    let observed = ooni_observations::observe_as(content_text, &row.test_name)
         .map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
     let judgement = judge(content_text, &row.measurement_uid);
     Ok(Outcome::Measurement(Box::new(Normalized {
@@ -327,8 +427,9 @@ fn build_row(
 ) -> Result<MeasurementRow, NormalizeError> {
     use envelope::{lenient_string, non_empty, string};
 
-    let test_name = non_empty(string("test_name", env.test_name)?)
+    let body_test_name = non_empty(string("test_name", env.test_name)?)
         .ok_or(NormalizeError::MissingField("test_name"))?;
+    let test_name = canonical_test_name(&body_test_name);
     validate_test_name(&test_name)?;
     let start_text = string("measurement_start_time", env.measurement_start_time)?
         .ok_or(NormalizeError::MissingField("measurement_start_time"))?;
@@ -517,5 +618,184 @@ mod tests {
             Some("{https://ajax.aspnetcdn.com/,az668014.vo.msecnd.net}")
         );
         assert_eq!(r.domain.as_deref(), Some("ajax.aspnetcdn.com"));
+    }
+
+    /// A web_connectivity measurement with `test_name` and `input` as given.
+    fn web_connectivity(test_name: &str, input: &str) -> String {
+        format!(
+            r#"{{"report_id":"20240301T000000Z_webconnectivity_IT_30722_n1_x","test_name":"{test_name}","probe_cc":"IT","probe_asn":"AS30722","measurement_start_time":"2024-03-01 00:00:00","input":"{input}","test_keys":{{"queries":[{{"hostname":"example.org","query_type":"A","engine":"system","failure":null,"answers":[{{"answer_type":"A","ipv4":"93.184.216.34"}}]}}],"control":{{"dns":{{"addrs":["93.184.216.34"],"failure":null}},"http_request":{{"status_code":200,"failure":null}}}}}}}}"#
+        )
+    }
+
+    fn normalized(line: &str) -> Normalized {
+        match normalize(line.as_bytes(), None).unwrap() {
+            Outcome::Measurement(m) => *m,
+            Outcome::Skipped(s) => panic!("skipped: {s:?}"),
+        }
+    }
+
+    #[test]
+    fn an_implausible_input_host_gives_a_null_domain_not_a_reject() {
+        let m = normalized(&web_connectivity(
+            "web_connectivity",
+            "http://exa mple.com/",
+        ));
+        assert_eq!(m.row.input.as_deref(), Some("http://exa mple.com/"));
+        assert_eq!(m.row.domain, None);
+        // The control's results stay observations, without a domain.
+        let control: Vec<_> = m.observations.iter().filter(|o| o.is_control).collect();
+        assert_eq!(control.len(), 2);
+        assert!(control.iter().all(|o| o.domain.is_none()));
+        // The probe's own lookup keeps its (valid) host name.
+        assert!(
+            m.observations
+                .iter()
+                .any(|o| !o.is_control && o.domain.as_deref() == Some("example.org"))
+        );
+
+        let m = normalized(&web_connectivity(
+            "web_connectivity",
+            "http://%65xample.com/",
+        ));
+        assert_eq!(m.row.domain, None);
+        let m = normalized(&web_connectivity("web_connectivity", "http://example.org/"));
+        assert_eq!(m.row.domain.as_deref(), Some("example.org"));
+    }
+
+    #[test]
+    fn compact_test_names_join_the_snake_case_partition() {
+        let canonical = normalized(&web_connectivity("web_connectivity", "http://example.org/"));
+        let compact = normalized(&web_connectivity("webconnectivity", "http://example.org/"));
+        assert_eq!(compact.row.test_name, "web_connectivity");
+        assert_eq!(canonical.row.test_name, "web_connectivity");
+        // Same content, same identity: the compact spelling is the same measurement.
+        assert_eq!(compact.row.content_id, canonical.row.content_id);
+        // The observations follow the canonical name too.
+        assert!(!compact.observations.is_empty());
+        assert_eq!(compact.observations, canonical.observations);
+        assert_eq!(compact.outcomes, canonical.outcomes);
+
+        let unknown = normalized(&web_connectivity("foobar", "http://example.org/"));
+        assert_eq!(unknown.row.test_name, "foobar");
+        assert!(unknown.observations.is_empty());
+    }
+
+    #[test]
+    fn content_id_of_snake_case_bodies_is_unchanged() {
+        // Pinned: outputs already written are keyed by it, so canonicalization must not move
+        // the id of a body that already uses the known name.
+        let m = normalized(&web_connectivity("web_connectivity", "http://example.org/"));
+        assert_eq!(
+            m.row.content_id,
+            content_id(
+                Some("20240301T000000Z_webconnectivity_IT_30722_n1_x"),
+                "web_connectivity",
+                Some("http://example.org/"),
+                "2024-03-01 00:00:00",
+                &m.row.measurement_uid,
+            )
+        );
+    }
+
+    #[test]
+    fn canonical_test_names() {
+        for (body, want) in [
+            ("webconnectivity", "web_connectivity"),
+            ("web_connectivity", "web_connectivity"),
+            (
+                "httpheaderfieldmanipulation",
+                "http_header_field_manipulation",
+            ),
+            ("httpinvalidrequestline", "http_invalid_request_line"),
+            ("facebookmessenger", "facebook_messenger"),
+            ("vanillator", "vanilla_tor"),
+            ("openvpnclienttest", "openvpn_client_test"),
+            ("httphostheader", "http_host_header"),
+            ("httphost", "http_host"),
+            // OONI's own one-word names are kept as written.
+            ("stunreachability", "stunreachability"),
+            ("stun_reachability", "stun_reachability"),
+            ("dnscheck", "dnscheck"),
+            ("urlgetter", "urlgetter"),
+            ("captiveportal", "captiveportal"),
+            // Unknown names and partial spellings are left alone.
+            ("foobar", "foobar"),
+            ("web_connectivityy", "web_connectivityy"),
+            ("webconnectivit", "webconnectivit"),
+            ("web__connectivity", "web__connectivity"),
+            ("", ""),
+        ] {
+            assert_eq!(canonical_test_name(body), want, "{body:?}");
+        }
+        assert!(matches!(
+            canonical_test_name("webconnectivity"),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn known_test_names_are_valid_and_their_compact_spellings_unambiguous() {
+        let mut compact = std::collections::HashMap::new();
+        for &name in KNOWN_TEST_NAMES {
+            validate_test_name(name).unwrap();
+            assert_eq!(canonical_test_name(name), name);
+            if name.contains('_') {
+                let c: String = name.chars().filter(|&c| c != '_').collect();
+                // A compact spelling OONI itself uses (`stunreachability`) stays as written.
+                let want = if KNOWN_TEST_NAMES.contains(&c.as_str()) {
+                    c.as_str()
+                } else {
+                    name
+                };
+                assert_eq!(canonical_test_name(&c), want, "{c}");
+                // Two snake_case names with one compact spelling would make the rule pick one.
+                assert_eq!(compact.insert(c, name), None, "{name}");
+            }
+        }
+        // Every test name of the real fixtures (including the YAML-era `dns_n_http`, which
+        // is in `tests/fixtures/ooni-real/files/`) is known.
+        for name in [
+            "browser_web",
+            "dash",
+            "ddr",
+            "dns_consistency",
+            "dns_n_http",
+            "dnscheck",
+            "dnsping",
+            "doh",
+            "echcheck",
+            "example",
+            "facebook_messenger",
+            "http_header_field_manipulation",
+            "http_host",
+            "http_invalid_request_line",
+            "http_requests",
+            "meek_fronted_requests_test",
+            "multi_protocol_traceroute",
+            "ndt",
+            "openvpn",
+            "openvpn_client_test",
+            "portfiltering",
+            "psiphon",
+            "quicping",
+            "riseupvpn",
+            "shadowsocks",
+            "signal",
+            "simplequicping",
+            "sni_blocking",
+            "stun_reachability",
+            "tcpping",
+            "telegram",
+            "tlsmiddlebox",
+            "tlsping",
+            "tor",
+            "torsf",
+            "urlgetter",
+            "vanilla_tor",
+            "web_connectivity",
+            "whatsapp",
+        ] {
+            assert!(KNOWN_TEST_NAMES.contains(&name), "{name}");
+        }
     }
 }

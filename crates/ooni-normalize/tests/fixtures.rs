@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use ooni_normalize::{Outcome, normalize};
+use ooni_normalize::{KNOWN_TEST_NAMES, Outcome, normalize};
 
 fn fixtures() -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ooni-real");
@@ -64,6 +64,19 @@ fn describe(raw: &[u8], uid: Option<&str>) -> String {
         }
         Ok(Outcome::Skipped(skip)) => format!("skipped: {}\n", skip.as_str()),
         Err(e) => format!("rejected: {}\ndetail: {e}\n", e.reason()),
+    }
+}
+
+#[test]
+fn every_real_fixture_has_a_known_test_name() {
+    for (name, bytes) in fixtures() {
+        if let Ok(Outcome::Measurement(m)) = normalize(&bytes, None) {
+            assert!(
+                KNOWN_TEST_NAMES.contains(&m.row.test_name.as_str()),
+                "{name}: `{}` is missing from KNOWN_TEST_NAMES",
+                m.row.test_name
+            );
+        }
     }
 }
 

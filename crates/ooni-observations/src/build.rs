@@ -204,8 +204,9 @@ fn is_go_web_connectivity_010(m: &Measurement<'_>, tk: &TestKeys<'_>) -> bool {
         && (engine == Some("ooniprobe-engine") || software.starts_with("miniooni"))
 }
 
-pub(crate) fn observe_measurement(m: &Measurement<'_>) -> Observed {
-    let test_name = m.test_name.get().unwrap_or("");
+/// The observations of `m`, read as test `test_name` when given, else as its body says.
+pub(crate) fn observe_measurement(m: &Measurement<'_>, test_name: Option<&str>) -> Observed {
+    let test_name = test_name.or_else(|| m.test_name.get()).unwrap_or("");
     if !IN_SCOPE.contains(&test_name) {
         return Observed::default();
     }
@@ -257,9 +258,11 @@ pub(crate) fn observe_measurement(m: &Measurement<'_>) -> Observed {
     );
     if is_web_connectivity
         && !is_set(&tk.control_failure)
-        && let (Some(host), Some(control)) = (&input_host, &tk.control.0)
+        && let Some(control) = &tk.control.0
     {
-        b.control_rows(control, host, m.input.0.as_deref());
+        // Without a valid input host the control's results are still observations; they
+        // only lose their domain (and the hints above).
+        b.control_rows(control, input_host.as_deref(), m.input.0.as_deref());
     }
 
     let outcomes = outcomes::compute(&b.rows, &b.metas);
@@ -776,15 +779,23 @@ impl Builder {
         }
     }
 
-    /// web_connectivity's control results, as `is_control` rows.
-    fn control_rows(&mut self, control: &Control<'_>, input_host: &str, input: Option<&str>) {
+    /// web_connectivity's control results, as `is_control` rows, attributed to the input's
+    /// host when it has a valid one.
+    fn control_rows(
+        &mut self,
+        control: &Control<'_>,
+        input_host: Option<&str>,
+        input: Option<&str>,
+    ) {
         let mut n = 0usize;
         let mut next = |stage: Stage| {
             let mut row = blank(stage, "control", n);
             n += 1;
             row.is_control = true;
-            row.domain = Some(input_host.to_owned());
-            row.domain_source = DomainSource::Url;
+            if let Some(host) = input_host {
+                row.domain = Some(host.to_owned());
+                row.domain_source = DomainSource::Url;
+            }
             row
         };
         let mut out = Vec::new();

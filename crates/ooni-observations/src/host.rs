@@ -6,6 +6,11 @@ use std::net::IpAddr;
 /// trailing dot, lower-cases, encodes non-ASCII labels with punycode (`xn--…`, so that
 /// `http://яндекс.рф/` and the probe's DNS query for `xn--d1acpjx3f.xn--p1ai` agree) and
 /// writes IP literals in their canonical form.
+///
+/// `None` when the result is neither an IP literal nor a plausible DNS name (see
+/// [`is_plausible_dns_name`]): probes write whatever they were given (`exa mple.com`,
+/// `%65xample.com`, a NUL), and such text must not become a `domain` that aggregates
+/// count as a site.
 pub(crate) fn normalize_host(raw: &str) -> Option<String> {
     let mut h = raw.trim();
     if let Some(inner) = h.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
@@ -18,21 +23,40 @@ pub(crate) fn normalize_host(raw: &str) -> Option<String> {
     if let Ok(ip) = h.parse::<IpAddr>() {
         return Some(ip.to_string());
     }
-    if h.is_ascii() {
-        return Some(h.to_ascii_lowercase());
-    }
-    let lower = h.to_lowercase();
-    let labels: Option<Vec<String>> = lower
-        .split('.')
-        .map(|label| {
-            if label.is_ascii() {
-                Some(label.to_owned())
-            } else {
-                punycode_encode(label).map(|p| format!("xn--{p}"))
-            }
+    let name = if h.is_ascii() {
+        h.to_ascii_lowercase()
+    } else {
+        let lower = h.to_lowercase();
+        let labels: Option<Vec<String>> = lower
+            .split('.')
+            .map(|label| {
+                if label.is_ascii() {
+                    Some(label.to_owned())
+                } else {
+                    punycode_encode(label).map(|p| format!("xn--{p}"))
+                }
+            })
+            .collect();
+        labels?.join(".")
+    };
+    // Checked after punycode: the limits apply to the name as it travels in DNS, and the
+    // encoding keeps a label's ASCII characters (a space stays a space).
+    is_plausible_dns_name(&name).then_some(name)
+}
+
+/// Whether `name` (lower-case ASCII, no trailing dot) could be a DNS host name: 1–253
+/// bytes of labels separated by single dots, each label 1–63 bytes of `a-z`, `0-9`, `-`
+/// and `_`. The underscore is not allowed in host names by RFC 952, but real names carry
+/// it (`_dmarc.example.com`, sloppy CDN records) and probes do query them; `*` and other
+/// punctuation never reach a resolver as a query name.
+fn is_plausible_dns_name(name: &str) -> bool {
+    (1..=253).contains(&name.len())
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         })
-        .collect();
-    labels.map(|l| l.join("."))
 }
 
 /// The canonical text of an IP literal, or `None` when `s` is not one.
@@ -245,6 +269,53 @@ mod tests {
         );
         assert_eq!(normalize_host(""), None);
         assert_eq!(normalize_host("."), None);
+    }
+
+    #[test]
+    fn implausible_host_names_are_none() {
+        let label63 = "a".repeat(63);
+        let label64 = "a".repeat(64);
+        // 4 labels of 63 bytes and 3 dots: 255 bytes, over the 253 of a DNS name.
+        let overlong = [label63.as_str(); 4].join(".");
+        let cases = [
+            "exa mple.com",
+            "%65xample.com",
+            "exa\0mple.com",
+            "a..b",
+            ".example.com",
+            "example.com..",
+            "*.example.com",
+            "exa/mple.com",
+            "exa mple.рф",
+            &format!("{label64}.com"),
+            &overlong,
+        ];
+        for host in cases {
+            assert_eq!(normalize_host(host), None, "{host:?}");
+        }
+    }
+
+    #[test]
+    fn plausible_host_names_and_ip_literals_are_kept() {
+        let label63 = "a".repeat(63);
+        // 253 bytes: the longest name DNS carries.
+        let longest = format!("{0}.{0}.{0}.{1}", label63, "a".repeat(61));
+        assert_eq!(longest.len(), 253);
+        let cases = [
+            ("Example.COM.", "example.com"),
+            ("xn--d1acpjx3f.xn--p1ai", "xn--d1acpjx3f.xn--p1ai"),
+            ("яндекс.рф", "xn--d1acpjx3f.xn--p1ai"),
+            ("_dmarc.example.com", "_dmarc.example.com"),
+            ("[2001:db8::1]", "2001:db8::1"),
+            ("2001:DB8:0:0::1", "2001:db8::1"),
+            ("1.2.3.4", "1.2.3.4"),
+            ("localhost", "localhost"),
+            (&format!("{label63}.com"), &format!("{label63}.com")),
+            (&longest, &longest),
+        ];
+        for (host, want) in cases {
+            assert_eq!(normalize_host(host).as_deref(), Some(want), "{host:?}");
+        }
     }
 
     #[test]

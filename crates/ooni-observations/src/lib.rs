@@ -24,7 +24,9 @@
 //! Rows are attributed one by one; rows are never merged by IP address (two host names
 //! sharing an address, like `web.whatsapp.com` and `v.whatsapp.net`, keep their own rows).
 //! Host names are lower-cased, lose a trailing dot and are punycode-encoded when not ASCII;
-//! IP literals are written canonically.
+//! IP literals are written canonically. A name that is then not a plausible DNS name (labels
+//! of `a-z0-9_-`, see [`domain_of_url`]) is no domain: the rules below treat it as absent,
+//! so such a row falls back to the next rule, to its IP literal, or keeps a null `domain`.
 //!
 //! * DNS rows: the query's `hostname` ([`DomainSource::DnsQuery`]).
 //! * TLS rows: the SNI `server_name` when it is a host name ([`DomainSource::Sni`]).
@@ -98,16 +100,25 @@ pub use failure::normalize_failure;
 
 /// The target domain this crate uses for the host of `url`: lower-cased, without trailing
 /// dot, punycode-encoded when not ASCII (`http://Яндекс.рф/` → `xn--d1acpjx3f.xn--p1ai`, the
-/// name the probe actually resolves), IP literals in canonical form. `None` when `url` has
-/// no `scheme://host`.
+/// name the probe actually resolves), IP literals in canonical form.
+///
+/// `None` when `url` has no `scheme://host`, or when the host is neither an IP literal nor
+/// a plausible DNS name: 1–253 bytes of dot-separated labels, each 1–63 bytes of `a-z`,
+/// `0-9`, `-` and `_` (the underscore occurs in real names such as `_dmarc.example.com`).
+/// Percent-escapes are not decoded: a probe resolves `%65xample.com` as written, which no
+/// resolver answers, so it names no site.
 ///
 /// Use it wherever a measurement's input must be joined with [`StageOutcome::domain`].
 ///
 /// ```
+/// use ooni_observations::domain_of_url;
+///
 /// assert_eq!(
-///     ooni_observations::domain_of_url("https://WWW.Example.com./path").as_deref(),
+///     domain_of_url("https://WWW.Example.com./path").as_deref(),
 ///     Some("www.example.com"),
 /// );
+/// assert_eq!(domain_of_url("http://exa mple.com/"), None);
+/// assert_eq!(domain_of_url("http://%65xample.com/"), None);
 /// ```
 pub fn domain_of_url(url: &str) -> Option<String> {
     host::parse_url(url).and_then(|u| host::normalize_host(&u.host))
@@ -233,7 +244,8 @@ pub struct Observation {
     /// the control too" is not censorship. Control rows never produce outcomes.
     pub is_control: bool,
     /// The target: lower-cased host name without trailing dot, or the IP literal when no
-    /// host name can be attributed honestly.
+    /// host name can be attributed honestly; `None` when neither is known (a request whose
+    /// URL host is not a plausible DNS name, a scrubbed address, …).
     pub domain: Option<String>,
     /// How `domain` was chosen.
     pub domain_source: DomainSource,
@@ -324,13 +336,36 @@ pub enum ObserveError {
 /// assert_eq!(observed.observations[0].failure, None);
 /// ```
 pub fn observe(measurement_json: &str) -> Result<Observed, ObserveError> {
+    observe_impl(measurement_json, None)
+}
+
+/// Like [`observe`], but reads the measurement as test `test_name` whatever its body's
+/// `test_name` says.
+///
+/// For callers that canonicalize the body's spelling (`ooni-normalize` turns a body's
+/// `webconnectivity`, the spelling of OONI's bucket keys, into `web_connectivity`): the
+/// observations then follow the same name as the rest of the row instead of the body's.
+///
+/// ```
+/// let m = r#"{"test_name":"webconnectivity","input":"https://example.org/","test_keys":{
+///     "queries":[{"hostname":"example.org","query_type":"A","failure":null}]}}"#;
+/// assert!(ooni_observations::observe(m).unwrap().observations.is_empty());
+/// let observed = ooni_observations::observe_as(m, "web_connectivity").unwrap();
+/// assert_eq!(observed.observations[0].domain.as_deref(), Some("example.org"));
+/// ```
+pub fn observe_as(measurement_json: &str, test_name: &str) -> Result<Observed, ObserveError> {
+    observe_impl(measurement_json, Some(test_name))
+}
+
+/// [`observe`] with an optional override of the body's test name.
+fn observe_impl(measurement_json: &str, test_name: Option<&str>) -> Result<Observed, ObserveError> {
     use serde::Deserialize;
 
     let starts_with_brace = measurement_json.trim_start().starts_with('{');
     if starts_with_brace
         && let Ok(m) = serde_json::from_str::<raw::Measurement<'_>>(measurement_json)
     {
-        return Ok(build::observe_measurement(&m));
+        return Ok(build::observe_measurement(&m, test_name));
     }
     // Slow path: not an object, invalid JSON, or something the typed parse rejects (in
     // practice only duplicate keys, which a `Value` resolves by keeping the last one).
@@ -339,5 +374,5 @@ pub fn observe(measurement_json: &str) -> Result<Observed, ObserveError> {
         return Err(ObserveError::NotAnObject);
     }
     let m = raw::Measurement::deserialize(&value)?;
-    Ok(build::observe_measurement(&m))
+    Ok(build::observe_measurement(&m, test_name))
 }

@@ -339,3 +339,68 @@ fn shared_ips_are_not_merged() {
     assert_eq!(tcp[1].target_id, None);
     assert!(outcome(&o, "e1.whatsapp.net", OutcomeStage::Tcp).is_none());
 }
+
+/// Host names that are not plausible DNS names (a space, a percent-escape, a NUL) are no
+/// domain: each row falls back to the next rule or keeps a null domain, and none is lost.
+#[test]
+fn implausible_host_names_are_no_domain_and_lose_no_row() {
+    let m = r#"{
+      "test_name": "web_connectivity", "test_version": "0.4.1",
+      "input": "https://exa mple.com/",
+      "test_keys": {
+        "queries": [{"hostname": "exa mple.com", "query_type": "A", "engine": "system",
+                     "failure": null, "t": 0.1,
+                     "answers": [{"answer_type": "A", "ipv4": "93.184.216.34"}]},
+                    {"hostname": "%65xample.com", "query_type": "A", "engine": "system",
+                     "failure": "dns_nxdomain_error", "t": 0.1, "answers": null}],
+        "tcp_connect": [{"ip": "93.184.216.34", "port": 443, "status": {"failure": null, "success": true}}],
+        "tls_handshakes": [{"server_name": "exa\u0000mple.com", "address": "93.184.216.34:443",
+                            "failure": "connection_reset", "t": 0.3}],
+        "requests": [{"failure": "connection_reset", "request": {"url": "https://exa mple.com/"},
+                      "response": null}],
+        "control": {"dns": {"addrs": ["93.184.216.34"], "failure": null},
+                    "tcp_connect": {"93.184.216.34:443": {"status": true, "failure": null}},
+                    "http_request": {"status_code": 200, "failure": null}}
+      }
+    }"#;
+    let o = observe(m).unwrap();
+    let rows = |stage: Stage, control: bool| -> Vec<_> {
+        o.observations
+            .iter()
+            .filter(|r| r.stage == stage && r.is_control == control)
+            .collect()
+    };
+    let dns = rows(Stage::Dns, false);
+    assert_eq!(dns.len(), 2);
+    assert!(
+        dns.iter()
+            .all(|r| r.domain.is_none() && r.domain_source == DomainSource::None)
+    );
+    // TCP and TLS fall back to the IP literal (no valid host resolved to it, no hint).
+    for r in rows(Stage::Tcp, false)
+        .into_iter()
+        .chain(rows(Stage::Tls, false))
+    {
+        assert_eq!(r.domain.as_deref(), Some("93.184.216.34"));
+        assert_eq!(r.domain_source, DomainSource::IpLiteral);
+    }
+    assert_eq!(
+        rows(Stage::Tls, false)[0].tls_server_name.as_deref(),
+        Some("exa\0mple.com")
+    );
+    let http = rows(Stage::Http, false);
+    assert_eq!(http.len(), 1);
+    assert_eq!(http[0].domain, None);
+    assert_eq!(http[0].http_url.as_deref(), Some("https://exa mple.com/"));
+    // The control's results stay, without a domain.
+    let control: Vec<_> = o.observations.iter().filter(|r| r.is_control).collect();
+    assert_eq!(control.len(), 3);
+    assert!(control.iter().all(|r| r.domain.is_none()));
+    // Outcomes exist only for a domain that is one.
+    assert!(o.outcomes.iter().all(|x| x.domain == "93.184.216.34"));
+    assert!(
+        outcome(&o, "93.184.216.34", OutcomeStage::Tls)
+            .unwrap()
+            .failed
+    );
+}
