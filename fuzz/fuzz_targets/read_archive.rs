@@ -3,11 +3,14 @@
 //! so that both limits are reachable.
 //!
 //! Asserts: it never panics; every record is either read or reported, in order, with its
-//! position; an unreadable tail is reported once, last. For JSONL, the records are checked
-//! against an independent decode of the same bytes: when the whole object decodes (or stops
-//! at the object limit), there is exactly one item per line of the decoded bytes, a read line
-//! holds exactly that line's bytes and an oversized one its length and first bytes. Every
-//! record read is also normalized with the uid its position gives, which must not panic.
+//! position; an error that ends reading (truncated, corrupt) is reported once, last, and a
+//! corrupt member withdraws no more than the items passed before it, naming the first it
+//! withdraws. For JSONL, the records are checked against an independent decode of the same
+//! bytes: when the whole object decodes (or stops at the object limit), there is exactly one
+//! item per line of the decoded bytes, a read line holds exactly that line's bytes and an
+//! oversized one its length and first bytes; when it breaks, the items that stand (all but
+//! the withdrawn ones) are such lines. Every record read is also normalized with the uid its
+//! position gives, which must not panic.
 #![no_main]
 
 use std::io::Read;
@@ -51,6 +54,14 @@ fn read(
             }
             Err(error) => {
                 assert!(!error.to_string().is_empty());
+                // Bytes in memory never fail to be read: no store error.
+                assert!(!error.is_transient(), "{error}");
+                if let RecordError::Corrupt { .. } = error {
+                    assert!(
+                        stats.gzip || stats.lz4,
+                        "corrupt, yet not compressed: {error}"
+                    );
+                }
                 if let RecordError::TooLarge { len, max, head, .. } = error {
                     assert_eq!(*max, LIMITS.max_record_bytes);
                     assert!(*len > *max as u64);
@@ -59,14 +70,36 @@ fn read(
             }
         }
     }
-    // An unreadable tail is reported once, and nothing follows it.
-    let truncated = items
-        .iter()
-        .position(|i| matches!(i, Err(RecordError::Truncated { .. })));
-    if let Some(at) = truncated {
+    // An error that ends reading is reported once, and nothing follows it.
+    let stop = items.iter().position(ends_reading);
+    if let Some(at) = stop {
         assert_eq!(at, items.len() - 1, "records after an unreadable tail");
+        // A corrupt member withdraws the last items passed before it, and names the first.
+        let retracted = withdrawn(&items);
+        assert!(retracted <= at, "{retracted} withdrawn of {at} passed");
+        if retracted > 0 {
+            let first = match &items[at - retracted] {
+                Ok(record) => &record.position,
+                Err(error) => error.position(),
+            };
+            if let Some(Err(error)) = items.last() {
+                assert_eq!(error.position(), first);
+            }
+        }
     }
     (items, stats)
+}
+
+fn ends_reading(item: &Result<Record, RecordError>) -> bool {
+    matches!(item, Err(error) if error.ends_reading())
+}
+
+/// How many of the items before the last one it withdraws.
+fn withdrawn(items: &[Result<Record, RecordError>]) -> usize {
+    match items.last() {
+        Some(Err(error)) => usize::try_from(error.retracted()).unwrap_or(usize::MAX),
+        _ => 0,
+    }
 }
 
 /// How decoding the whole object ended, read independently of `ooni-source`.
@@ -130,11 +163,26 @@ fn jsonl(data: &[u8]) {
                 assert_eq!(*position, expected);
                 assert_eq!(head.len(), max);
             }
-            Err(RecordError::Truncated {
-                position, partial, ..
-            }) => {
+            Err(
+                RecordError::Truncated {
+                    position, partial, ..
+                }
+                | RecordError::Io {
+                    position, partial, ..
+                },
+            ) => {
                 assert_eq!(*position, expected);
                 assert!(partial.len() <= max);
+            }
+            Err(RecordError::Corrupt {
+                position,
+                retracted,
+                ..
+            }) => {
+                // Withdrawing, it names the first line withdrawn (checked in `read`).
+                if *retracted == 0 {
+                    assert_eq!(*position, expected);
+                }
             }
         }
     }
@@ -151,33 +199,34 @@ fn jsonl(data: &[u8]) {
             _ => None,
         },
         End::Whole => None,
-        // Where a corrupt stream stops depends on how it is read: no exact expectation.
+        // Where a corrupt stream stops depends on how it is read, but what stands (all but
+        // the withdrawn items) comes from members that passed their checks: lines that the
+        // independent decode holds too.
         End::Broken => {
             assert!(
-                matches!(items.last(), Some(Err(RecordError::Truncated { .. }))),
+                matches!(
+                    items.last(),
+                    Some(Err(
+                        RecordError::Truncated { .. } | RecordError::Corrupt { .. }
+                    ))
+                ),
                 "a broken gzip stream was read without an error"
             );
+            let stands = items.len() - 1 - withdrawn(&items);
+            assert!(
+                stands <= lines.len(),
+                "{stands} items stand, {} lines",
+                lines.len()
+            );
+            same_lines(&lines[..stands], &items[..stands]);
             return;
         }
     };
 
     // Conservation: one item per line, read or reported too large.
-    let records = items
-        .iter()
-        .filter(|i| !matches!(i, Err(RecordError::Truncated { .. })))
-        .count();
+    let records = items.iter().filter(|i| !ends_reading(i)).count();
     assert_eq!(records, lines.len(), "lines decoded vs records read");
-    for (line, item) in lines.iter().zip(&items) {
-        match item {
-            Ok(record) => assert_eq!(record.bytes, *line),
-            Err(RecordError::TooLarge { len, head, .. }) => {
-                assert!(line.len() > max);
-                assert_eq!(*len, line.len() as u64);
-                assert_eq!(head[..], line[..max]);
-            }
-            Err(RecordError::Truncated { .. }) => unreachable!("counted above"),
-        }
-    }
+    same_lines(&lines, &items);
     match end {
         End::Whole => {
             assert_eq!(items.len(), lines.len(), "an error on a whole object");
@@ -193,6 +242,24 @@ fn jsonl(data: &[u8]) {
             other => panic!("an object over the limit ended with {other:?}"),
         },
         End::Broken => unreachable!("returned above"),
+    }
+}
+
+/// Checks each item against its line: a read line holds exactly its bytes, an oversized one
+/// its length and first bytes. Items past the lines (an error that ends reading) are not
+/// looked at.
+fn same_lines(lines: &[&[u8]], items: &[Result<Record, RecordError>]) {
+    let max = LIMITS.max_record_bytes;
+    for (line, item) in lines.iter().zip(items) {
+        match item {
+            Ok(record) => assert_eq!(record.bytes, *line),
+            Err(RecordError::TooLarge { len, head, .. }) => {
+                assert!(line.len() > max);
+                assert_eq!(*len, line.len() as u64);
+                assert_eq!(head[..], line[..max]);
+            }
+            Err(error) => panic!("an error that ends reading among the lines: {error}"),
+        }
     }
 }
 
@@ -223,7 +290,11 @@ fn postcan(data: &[u8]) {
                 assert!(matches!(position, Position::Member(n) if n.ends_with(".post")));
                 assert!(head.len() <= 4096);
             }
-            Err(RecordError::Truncated { position, .. }) => {
+            Err(
+                RecordError::Truncated { position, .. }
+                | RecordError::Corrupt { position, .. }
+                | RecordError::Io { position, .. },
+            ) => {
                 assert!(matches!(position, Position::Member(_)));
             }
         }
@@ -239,6 +310,8 @@ fn tarcan(data: &[u8]) {
             Err(error) => error.position(),
         };
         match (item, position) {
+            // It names the first line it withdraws (checked in `read`), not the next one.
+            (Err(RecordError::Corrupt { retracted, .. }), _) if *retracted > 0 => {}
             (_, Position::MemberLine { member, line }) => {
                 assert!(member.ends_with(".json"), "{member:?}");
                 // Lines are numbered from 1 in each member, without gaps (two members may
@@ -249,7 +322,10 @@ fn tarcan(data: &[u8]) {
                 );
                 previous = Some((member, *line));
             }
-            (Err(RecordError::Truncated { .. }), Position::Member(_)) => {}
+            (
+                Err(RecordError::Truncated { .. } | RecordError::Corrupt { .. }),
+                Position::Member(_),
+            ) => {}
             (item, position) => panic!("a tarcan item at {position}: {item:?}"),
         }
     }

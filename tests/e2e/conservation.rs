@@ -355,21 +355,16 @@ fn check(files: &[File]) {
             expected.insert((key.clone(), *line, "truncated_archive"));
         }
     }
-    let found: Vec<(String, u64, String)> = match summary["rejects_file"].as_str() {
-        None => Vec::new(),
-        Some(path) => std::fs::read_to_string(path)
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let r: Value = serde_json::from_str(l).unwrap();
-                (
-                    r["source_key"].as_str().unwrap().to_owned(),
-                    n(&r["source_line"]),
-                    r["reason"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect(),
-    };
+    let found: Vec<(String, u64, String)> = rejects_of(&summary)
+        .iter()
+        .map(|r| {
+            (
+                r["source_key"].as_str().unwrap().to_owned(),
+                n(&r["source_line"]),
+                r["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
     let found_set: BTreeSet<(String, u64, &str)> = found
         .iter()
         .map(|(k, l, r)| (k.clone(), *l, r.as_str()))

@@ -12,7 +12,10 @@
 //!   hostile partition values;
 //! - `cans`: legacy LZ4 cans fill jsonl/ gaps without duplicating it;
 //! - `s3`: the same runs from a real S3 server (moto) on 127.0.0.1, through injected faults;
-//! - `readers`: DuckDB, pyarrow and polars (Python) read the output hive-partitioned.
+//! - `readers`: DuckDB, pyarrow and polars (Python) read the output hive-partitioned;
+//! - `promises`: what nightly operation guarantees, tried as a hostile user and a
+//!   Kubernetes operator would (user files, container locks, SIGTERM, damaged archives,
+//!   bounded rejects, manifest checks, usage errors, late uploads over many nights).
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -23,6 +26,7 @@ mod cans;
 mod conservation;
 mod corrupted;
 mod nightly;
+mod promises;
 mod readers;
 mod s3;
 mod sample;

@@ -118,7 +118,7 @@ fn a_second_run_with_the_same_arguments_reads_nothing_and_changes_nothing() {
 }
 
 /// A gzip'd JSONL archive of `lines` at `key` under `bucket`.
-fn put_jsonl(bucket: &Path, key: &str, lines: &[String]) {
+pub fn put_jsonl(bucket: &Path, key: &str, lines: &[String]) {
     let path = bucket.join(key);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -130,7 +130,7 @@ fn put_jsonl(bucket: &Path, key: &str, lines: &[String]) {
 }
 
 /// A synthetic whatsapp measurement of the sample from `day`, as a JSON value.
-fn sample_measurement(day: &str) -> serde_json::Value {
+pub fn sample_measurement(day: &str) -> serde_json::Value {
     let entry = manifest()["entries"]
         .as_array()
         .unwrap()

@@ -232,3 +232,37 @@ fn an_s3_output_receives_each_committed_file_and_the_manifest() {
         }
     }
 }
+
+#[test]
+fn an_object_the_store_cannot_deliver_is_read_by_the_next_run_not_forgotten() {
+    let (moto, bucket) = server();
+    let victim = "raw/20201109/17/AZ/whatsapp/2020110917_AZ_whatsapp.n0.0.tar.gz";
+    // Every GET of one object fails with 503 Slow Down, whatever the retries.
+    let proxy = Proxy::start(moto.addr, move |seen| {
+        if seen.method == "GET" && seen.target.contains(victim) {
+            Fault::SlowDown
+        } else {
+            Fault::Pass
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let az = ["--probe-cc", "AZ", "--since", "2020-09-20", "--until", "2020-11-20"];
+    let first = run_s3(&proxy.endpoint, bucket, &out, &az);
+    assert_eq!(first.status, 3, "{}", first.stderr);
+    assert_balanced(&first.summary);
+    assert_eq!(first.summary["retry_later"][0]["key"], victim, "{}", first.summary);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.join("_state/manifest.json")).unwrap())
+            .unwrap();
+    assert!(
+        manifest["objects"].get(victim).is_none(),
+        "an object that was not read is not recorded as read"
+    );
+    let second = run_s3(&moto.endpoint, bucket, &out, &az);
+    assert_eq!(second.summary["new_objects"], 1, "{}", second.stderr);
+    assert!(second.summary["retry_later"].as_array().unwrap().is_empty());
+    let reference = dir.path().join("reference");
+    run_s3(&moto.endpoint, bucket, &reference, &az);
+    assert_eq!(all_rows(&out), all_rows(&reference));
+}

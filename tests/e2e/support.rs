@@ -84,12 +84,17 @@ pub fn run_command(args: &[&str], out: &Path) -> Run {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let summary: Value = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("no JSON summary ({e}); stderr:\n{stderr}"));
+    let status = output.status.code().unwrap_or(-1);
+    // A run that failed (1) or was refused (2) prints no summary: the caller checks status.
+    let summary: Value = match serde_json::from_slice(&output.stdout) {
+        Ok(summary) => summary,
+        Err(_) if status == 1 || status == 2 => Value::Null,
+        Err(e) => panic!("no JSON summary ({e}); stderr:\n{stderr}"),
+    };
     Run {
         out: out.to_owned(),
         summary,
-        status: output.status.code().unwrap_or(-1),
+        status,
         stderr,
         _dir: None,
     }
@@ -105,7 +110,7 @@ pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
         };
         for e in entries.flatten() {
             let p = e.path();
-            if p.is_dir() {
+            if e.file_type().unwrap().is_dir() {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "parquet") {
                 out.push(p);
@@ -116,6 +121,16 @@ pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Whether a Parquet file's name is one the pipeline generates (`part-…` or `<day>`), as
+/// opposed to a user's own file kept in the output directory.
+pub fn is_pipeline_file(path: &Path) -> bool {
+    let name = path.file_name().unwrap().to_string_lossy();
+    name.starts_with("part-")
+        || (name.len() == "2020-10-20.parquet".len()
+            && name.as_bytes()[4] == b'-'
+            && name.ends_with(".parquet"))
+}
+
 /// A row: column → value as text (null → `None`).
 pub type Row = BTreeMap<String, Option<String>>;
 
@@ -123,7 +138,7 @@ pub type Row = BTreeMap<String, Option<String>>;
 /// partition values added as columns.
 pub fn read_table(dir: &Path) -> Vec<Row> {
     let mut rows = Vec::new();
-    for file in parquet_files(dir) {
+    for file in parquet_files(dir).into_iter().filter(|f| is_pipeline_file(f)) {
         let mut partitions = BTreeMap::new();
         for part in file.strip_prefix(dir).unwrap().iter() {
             if let Some((k, v)) = part.to_str().unwrap().split_once('=') {
@@ -197,8 +212,9 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap().flatten() {
+            // Symbolic links are listed, never followed.
             let p = e.path();
-            if p.is_dir() {
+            if e.file_type().unwrap().is_dir() {
                 stack.push(p);
             } else {
                 files.push(p);
@@ -208,15 +224,43 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Reads the rejects file of a run (one JSON object per line).
+/// Reads the rejects files of a run (one JSON object per line).
 pub fn rejects(run: &Run) -> Vec<Value> {
-    let Some(path) = run.summary["rejects_file"].as_str() else {
-        return Vec::new();
-    };
-    std::fs::read_to_string(path)
+    rejects_of(&run.summary)
+}
+
+/// Reads the rejects files a run summary names.
+pub fn rejects_of(summary: &Value) -> Vec<Value> {
+    summary["rejects_files"]
+        .as_array()
         .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .iter()
+        .flat_map(|path| {
+            std::fs::read_to_string(path.as_str().unwrap())
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<Value>>()
+        })
+        .collect()
+}
+
+/// Every reject line of every committed rejects file under `out`.
+pub fn all_rejects(out: &Path) -> Vec<Value> {
+    let dir = out.join("rejects");
+    if !dir.is_dir() {
+        return Vec::new();
+    }
+    walk(&dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<Value>>()
+        })
         .collect()
 }
 

@@ -10,7 +10,7 @@
 //!
 //! Both tables read hive-partitioned directories (`test_name=…/measurement_day=…`).
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use polars::prelude::*;
 
@@ -66,15 +66,17 @@ fn wilson(failures: Expr, n: Expr) -> (Expr, Expr, Expr) {
     (p, center.clone() - half.clone(), center + half)
 }
 
-/// Scans a hive-partitioned table directory; a table with no files yet reads as an empty
-/// frame with the given columns, so aggregates of an empty run are empty tables, not errors.
-fn scan_partitioned(
-    dir: &Path,
+/// Scans the given files of a hive-partitioned table (the committed files the caller's
+/// manifest lists: a user's own files in the same directories are never read). No files
+/// read as an empty frame with the given columns, so aggregates of an empty run are empty
+/// tables, not errors.
+fn scan_files(
+    files: &[PathBuf],
     columns: &[(&str, DataType)],
+    hive: bool,
     table: &'static str,
 ) -> Result<LazyFrame, AggregateError> {
-    let has_files = dir.is_dir() && walk_has_parquet(dir);
-    if !has_files {
+    if files.is_empty() {
         let schema: Schema = columns
             .iter()
             .map(|(name, dtype)| Field::new((*name).into(), dtype.clone()))
@@ -82,32 +84,25 @@ fn scan_partitioned(
         return Ok(DataFrame::empty_with_schema(&schema).lazy());
     }
     let args = ScanArgsParquet {
-        hive_options: HiveOptions::new_enabled(),
+        hive_options: if hive {
+            HiveOptions::new_enabled()
+        } else {
+            HiveOptions::new_disabled()
+        },
         ..ScanArgsParquet::default()
     };
-    let pattern = format!("{}/**/*.parquet", dir.display());
-    LazyFrame::scan_parquet(PlRefPath::from(pattern.as_str()), args)
+    let paths = files
+        .iter()
+        .map(|p| PlRefPath::from(p.to_string_lossy().as_ref()))
+        .collect();
+    LazyFrame::scan_parquet_files(paths, args)
         .map_err(|source| AggregateError::Polars { table, source })
 }
 
-fn walk_has_parquet(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    entries.flatten().any(|e| {
-        let path = e.path();
-        if path.is_dir() {
-            walk_has_parquet(&path)
-        } else {
-            path.extension().is_some_and(|x| x == "parquet")
-        }
-    })
-}
-
-/// Scans the `outcomes` table (empty when nothing has been written yet).
-pub fn scan_outcomes(dir: &Path) -> Result<LazyFrame, AggregateError> {
-    scan_partitioned(
-        dir,
+/// Scans files of the `outcomes` table.
+pub fn scan_outcomes(files: &[PathBuf]) -> Result<LazyFrame, AggregateError> {
+    scan_files(
+        files,
         &[
             ("measurement_uid", DataType::String),
             ("probe_cc", DataType::String),
@@ -121,45 +116,35 @@ pub fn scan_outcomes(dir: &Path) -> Result<LazyFrame, AggregateError> {
             ("test_name", DataType::String),
             ("measurement_day", DataType::Date),
         ],
+        true,
         "failure_rates",
     )
 }
 
-/// Scans the `failure_rates` table (one file per day, not hive-partitioned).
-pub fn scan_failure_rates(dir: &Path) -> Result<LazyFrame, AggregateError> {
-    let columns = [
-        ("measurement_day", DataType::Date),
-        ("probe_cc", DataType::String),
-        ("probe_asn", DataType::UInt32),
-        ("test_name", DataType::String),
-        ("domain", DataType::String),
-        ("stage", DataType::String),
-        ("measurement_count", DataType::UInt32),
-        ("failure_count", DataType::UInt32),
-        ("top_failure", DataType::String),
-    ];
-    if !walk_has_parquet(dir) {
-        let schema: Schema = columns
-            .iter()
-            .map(|(name, dtype)| Field::new((*name).into(), dtype.clone()))
-            .collect();
-        return Ok(DataFrame::empty_with_schema(&schema).lazy());
-    }
-    let pattern = format!("{}/*.parquet", dir.display());
-    LazyFrame::scan_parquet(
-        PlRefPath::from(pattern.as_str()),
-        ScanArgsParquet::default(),
+/// Scans files of the `failure_rates` table (one file per day, not hive-partitioned).
+pub fn scan_failure_rates(files: &[PathBuf]) -> Result<LazyFrame, AggregateError> {
+    scan_files(
+        files,
+        &[
+            ("measurement_day", DataType::Date),
+            ("probe_cc", DataType::String),
+            ("probe_asn", DataType::UInt32),
+            ("test_name", DataType::String),
+            ("domain", DataType::String),
+            ("stage", DataType::String),
+            ("measurement_count", DataType::UInt32),
+            ("failure_count", DataType::UInt32),
+            ("top_failure", DataType::String),
+        ],
+        false,
+        "failure_rates",
     )
-    .map_err(|source| AggregateError::Polars {
-        table: "failure_rates",
-        source,
-    })
 }
 
-/// Scans the `measurements` table (empty when nothing has been written yet).
-pub fn scan_measurements(dir: &Path) -> Result<LazyFrame, AggregateError> {
-    scan_partitioned(
-        dir,
+/// Scans files of the `measurements` table.
+pub fn scan_measurements(files: &[PathBuf]) -> Result<LazyFrame, AggregateError> {
+    scan_files(
+        files,
         &[
             ("probe_cc", DataType::String),
             ("probe_asn", DataType::UInt32),
@@ -171,6 +156,7 @@ pub fn scan_measurements(dir: &Path) -> Result<LazyFrame, AggregateError> {
             ("test_name", DataType::String),
             ("measurement_day", DataType::Date),
         ],
+        true,
         "ooni_counts",
     )
 }

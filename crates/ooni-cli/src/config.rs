@@ -196,9 +196,38 @@ pub struct RunPlan {
     pub batch_bytes: u64,
 }
 
+impl RunPlan {
+    /// The earliest measurement day a run keeps: `--since` minus the late-upload days.
+    /// The archives a nightly run reads hold measurements uploaded late; keeping those of
+    /// the last few days (not only of the requested ones) is what makes a schedule of
+    /// nightly runs equal one run over the whole period.
+    pub fn first_accepted_day(&self) -> NaiveDate {
+        self.selection
+            .since
+            .checked_sub_days(chrono::Days::new(u64::from(self.selection.late_upload_days)))
+            .unwrap_or(self.selection.since)
+    }
+
+    /// Whether measurements of `day` are kept: from [`RunPlan::first_accepted_day`] up to
+    /// `--until` (exclusive).
+    pub fn accepts_day(&self, day: NaiveDate) -> bool {
+        day >= self.first_accepted_day() && day < self.selection.until
+    }
+}
+
+/// A mistake in the flags or the config file: exit status 2, so schedulers do not retry it.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct UsageError(#[from] anyhow::Error);
+
 impl RunArgs {
-    /// Merges the TOML file (if any) under the flags, validates, and fills defaults.
-    pub fn resolve(self, today: NaiveDate) -> anyhow::Result<RunPlan> {
+    /// Merges the TOML file (if any) under the flags, validates, and fills defaults. Every
+    /// error is a [`UsageError`].
+    pub fn resolve(self, today: NaiveDate) -> Result<RunPlan, UsageError> {
+        self.resolve_inner(today).map_err(UsageError)
+    }
+
+    fn resolve_inner(self, today: NaiveDate) -> anyhow::Result<RunPlan> {
         let file = match &self.config {
             Some(path) => read_config(path)?,
             None => FileConfig::default(),
@@ -213,6 +242,9 @@ impl RunArgs {
         if since >= until {
             bail!("--since {since} must be before --until {until} (--until is exclusive)");
         }
+        // Nothing can be uploaded before OONI's archive begins or after tomorrow: listing
+        // those days would only cost time (a window of 0001..9999 listed for minutes).
+        let (since, until) = clamp_window(since, until, today);
         let probe_cc = non_empty_or(self.probe_cc, file.probe_cc);
         let probe_cc: BTreeSet<String> = probe_cc
             .iter()
@@ -297,6 +329,29 @@ impl RunArgs {
                 .saturating_mul(1024 * 1024),
         })
     }
+}
+
+/// OONI's first measurements (the oldest `canned/` day is 2012-12-05).
+fn first_ooni_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2012, 12, 1).unwrap_or_default()
+}
+
+/// Narrows `since..until` to the days that can hold measurements (from OONI's first day up
+/// to the day after tomorrow: probes' clocks run ahead); says so when it does.
+fn clamp_window(since: NaiveDate, until: NaiveDate, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let first = first_ooni_day();
+    let last = today
+        .checked_add_days(chrono::Days::new(2))
+        .unwrap_or(today);
+    let clamped = (since.max(first).min(last), until.min(last).max(first));
+    if clamped != (since, until) && clamped.0 < clamped.1 {
+        crate::run::log(&format!(
+            "reading {} ..< {}: OONI has no measurements outside these days",
+            clamped.0, clamped.1
+        ));
+        return clamped;
+    }
+    (since, until)
 }
 
 fn read_config(path: &Path) -> anyhow::Result<FileConfig> {
@@ -386,7 +441,9 @@ mod tests {
             test_name: vec!["whatsapp".into(), "facebook_messenger".into()],
             ..RunArgs::default()
         };
-        let plan = args.resolve(today()).unwrap();
+        // A today after the window: windows ending after the day after tomorrow are cut.
+        let later = NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
+        let plan = args.resolve(later).unwrap();
         assert_eq!(plan.selection.since.to_string(), "2020-10-01");
         assert_eq!(plan.selection.until.to_string(), "2020-12-01");
         assert_eq!(
@@ -394,6 +451,18 @@ mod tests {
             ["facebookmessenger", "whatsapp"]
         );
         assert_eq!(plan.selection.probe_cc.iter().collect::<Vec<_>>(), ["AZ"]);
+    }
+
+    #[test]
+    fn windows_are_cut_to_the_days_that_can_hold_measurements() {
+        let args = RunArgs {
+            since: Some("0001-01-01".into()),
+            until: Some("9999-12-31".into()),
+            ..RunArgs::default()
+        };
+        let plan = args.resolve(today()).unwrap();
+        assert_eq!(plan.selection.since.to_string(), "2012-12-01");
+        assert_eq!(plan.selection.until.to_string(), "2020-10-23");
     }
 
     #[test]

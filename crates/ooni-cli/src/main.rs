@@ -1,17 +1,22 @@
 //! `ooni-pipeline`: OONI's raw measurement archive → normalized Parquet → failure rates.
 //!
-//! Exit status: 0 when the run completed and nothing was rejected; 3 when it completed but
-//! quarantined records or could not read the end of some archives (see `DIR/rejects/`);
-//! 1 when the run failed; 2 for usage errors.
+//! Exit status ([`Status`]): 0 when the run completed and nothing was rejected; 3 when it
+//! completed but quarantined records, could not read the end of some archives, or left
+//! archives for the next run; 1 when the run failed; 2 for usage errors; 130 / 143 when
+//! SIGINT / SIGTERM stopped it.
 
 mod config;
+mod lock;
 mod pause;
+mod read;
 mod rejects;
 mod run;
+mod signals;
 mod state;
 mod summary;
 mod tables;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -52,7 +57,10 @@ enum Command {
     /// the day of its measurement_start_time; archives uploaded up to --late-upload-days
     /// after --until are read so late uploads are counted.
     ///
-    /// Exit status: 0 success; 3 success with rejects (see DIR/rejects/); 1 failure.
+    /// Exit status: 0 success; 3 completed, but records were quarantined in DIR/rejects/,
+    /// an archive's end was unreadable, or archives are left for the next run (see the
+    /// summary); 1 failure; 2 usage error; 143 / 130 stopped by SIGTERM / SIGINT (what was
+    /// committed stays; the next run continues).
     Run {
         #[command(flatten)]
         args: RunArgs,
@@ -68,33 +76,79 @@ enum Command {
     },
 }
 
+/// How a command ended, as the process's exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    /// Completed; nothing rejected.
+    Success,
+    /// Failed (an error was printed).
+    Failure,
+    /// A mistake in the flags or config file.
+    Usage,
+    /// Completed, but something was quarantined or left for the next run.
+    CompletedWithRejects,
+    /// Stopped by a signal (128 + its number).
+    Stopped(u8),
+}
+
+impl From<Status> for ExitCode {
+    fn from(status: Status) -> ExitCode {
+        ExitCode::from(match status {
+            Status::Success => 0,
+            Status::Failure => 1,
+            Status::Usage => 2,
+            Status::CompletedWithRejects => 3,
+            Status::Stopped(code) => code,
+        })
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match dispatch(cli.command) {
-        Ok(code) => code,
+    let status = match dispatch(cli.command) {
+        Ok(status) => status,
+        Err(err) if is_broken_pipe(&err) => Status::Success, // `list | head`
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
-            ExitCode::from(1)
+            if err.downcast_ref::<config::UsageError>().is_some() {
+                eprintln!("(see `ooni-pipeline run --help`)");
+                Status::Usage
+            } else {
+                Status::Failure
+            }
         }
-    }
+    };
+    status.into()
 }
 
-fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn dispatch(command: Command) -> anyhow::Result<Status> {
     let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
     match command {
         Command::Run { args, json } => {
             let plan = args.resolve(now.date_naive())?;
+            let stop = signals::Stop::install().context("installing signal handlers")?;
             let store = open_store(&plan)?;
-            let run_id = format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), std::process::id());
-            let summary = run::run(&plan, store.as_ref(), &run_id, &now.to_rfc3339())?;
-            upload(&plan, &summary)?;
+            let run_id = format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), run::random_tag());
+            let summary = run::run(&plan, store.as_ref(), &run_id, &now.to_rfc3339(), &stop)?;
+            if summary.interrupted.is_none() {
+                upload(&plan, &summary)?;
+            }
+            let mut stdout = std::io::stdout().lock();
             if json {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
+                writeln!(stdout, "{}", serde_json::to_string_pretty(&summary)?)?;
             } else {
-                print_summary(&summary);
+                print_summary(&mut stdout, &summary)?;
             }
             if !summary.conservation.holds {
                 anyhow::bail!(
@@ -106,18 +160,23 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     summary.conservation.rejected
                 );
             }
-            let clean = summary.conservation.rejected == 0 && summary.counts.archive_errors == 0;
+            if summary.interrupted.is_some() {
+                return Ok(Status::Stopped(stop.exit_status()));
+            }
+            let clean = summary.conservation.rejected == 0
+                && summary.counts.archive_errors == 0
+                && summary.retry_later.is_empty();
             Ok(if clean {
-                ExitCode::SUCCESS
+                Status::Success
             } else {
-                ExitCode::from(3)
+                Status::CompletedWithRejects
             })
         }
         Command::List { args } => {
             let plan = args.resolve(now.date_naive())?;
             let store = open_store(&plan)?;
             list(store.as_ref(), &plan)?;
-            Ok(ExitCode::SUCCESS)
+            Ok(Status::Success)
         }
     }
 }
@@ -176,6 +235,7 @@ fn upload(plan: &config::RunPlan, summary: &RunSummary) -> anyhow::Result<()> {
 
 fn list(store: &dyn ooni_source::Store, plan: &config::RunPlan) -> anyhow::Result<()> {
     let inventory = ooni_source::inventory(store, &plan.selection)?;
+    let mut out = std::io::stdout().lock();
     let mut groups: std::collections::BTreeMap<(String, &str, String, String), (u64, u64)> =
         std::collections::BTreeMap::new();
     for (object, key) in &inventory.archives {
@@ -190,29 +250,35 @@ fn list(store: &dyn ooni_source::Store, plan: &config::RunPlan) -> anyhow::Resul
         entry.0 += 1;
         entry.1 += object.size;
     }
-    println!(
+    writeln!(
+        out,
         "{:<10}  {:<5}  {:<2}  {:<28}  {:>7}  {:>10}",
         "day", "layout", "cc", "test", "objects", "bytes"
-    );
+    )?;
     for ((day, layout, cc, test), (objects, bytes)) in &groups {
-        println!("{day:<10}  {layout:<6} {cc:<2}  {test:<28}  {objects:>7}  {bytes:>10}");
+        writeln!(
+            out,
+            "{day:<10}  {layout:<6} {cc:<2}  {test:<28}  {objects:>7}  {bytes:>10}"
+        )?;
     }
     let total: u64 = inventory.archives.iter().map(|(o, _)| o.size).sum();
-    println!(
-        "{} objects, {} in {} ({} LIST calls; {} keys outside OONI's layout)",
+    writeln!(
+        out,
+        "{} objects, {} in {} ({} LIST calls; {} keys outside OONI's layout; {} symbolic links ignored)",
         inventory.archives.len(),
         run::human_bytes(total),
         store.location(),
         inventory.list_calls,
-        inventory.unrecognized.len()
-    );
+        inventory.unrecognized.len(),
+        inventory.symlinks_ignored.len()
+    )?;
     Ok(())
 }
 
-fn print_summary(s: &RunSummary) {
+fn print_summary(out: &mut impl Write, s: &RunSummary) -> std::io::Result<()> {
     let c = &s.conservation;
-    println!("ooni-pipeline run {} — {} → {}", s.run_id, s.source, s.out);
-    println!(
+    writeln!(out, "ooni-pipeline run {} — {} → {}", s.run_id, s.source, s.out)?;
+    writeln!(out, 
         "days {} ..< {} (+{} late-upload days), archives read {} of {} listed ({} twins skipped), {} stored / {} decoded",
         s.since,
         s.until,
@@ -222,15 +288,15 @@ fn print_summary(s: &RunSummary) {
         s.twins_skipped,
         run::human_bytes(s.counts.stored_bytes),
         run::human_bytes(s.counts.decoded_bytes),
-    );
-    println!(
+    )?;
+    writeln!(out, 
         "requests: {} LIST, {} GET, {} retried, {} resumed",
         s.requests.list,
         s.requests.get,
         s.requests.retries,
         run::human_bytes(s.requests.resumed_bytes)
-    );
-    println!(
+    )?;
+    writeln!(out, 
         "{} new objects read, {} already processed{}",
         s.new_objects,
         s.already_processed_objects,
@@ -242,8 +308,8 @@ fn print_summary(s: &RunSummary) {
         } else {
             String::new()
         }
-    );
-    println!(
+    )?;
+    writeln!(out, 
         "records read {} = measurements written {} + duplicates {} + skipped {} + rejected {}  [{}]",
         c.records_read,
         c.measurements_written,
@@ -251,43 +317,79 @@ fn print_summary(s: &RunSummary) {
         c.skipped,
         c.rejected,
         if c.holds { "balanced" } else { "NOT BALANCED" }
-    );
+    )?;
     if !s.counts.skipped.is_empty() {
-        println!("skipped: {}", join_counts(&s.counts.skipped));
+        writeln!(out, "skipped: {}", join_counts(&s.counts.skipped))?;
     }
     if !s.counts.rejected.is_empty() {
-        println!("rejected: {}", join_counts(&s.counts.rejected));
+        writeln!(out, "rejected: {}", join_counts(&s.counts.rejected))?;
     }
     if !s.ooni_dropped.is_empty() {
-        println!(
+        writeln!(out, 
             "kept but left out of ooni_counts (OONI drops them): {}",
             join_counts(&s.ooni_dropped)
-        );
+        )?;
     }
     if s.counts.archive_errors > 0 {
-        println!(
+        writeln!(out, 
             "archives with an unreadable end: {}",
             s.counts.archive_errors
-        );
+        )?;
     }
-    if let Some(path) = &s.rejects_file {
-        println!("rejects: {path}");
+    for path in &s.rejects_files {
+        writeln!(out, "rejects: {path}")?;
+    }
+    if s.rejects_not_stored > 0 {
+        writeln!(
+            out,
+            "{} rejects counted but not stored (per-archive cap)",
+            s.rejects_not_stored
+        )?;
+    }
+    for fallback in &s.twins_fallback {
+        writeln!(
+            out,
+            "damaged: {} — read its twin {} instead",
+            fallback.damaged, fallback.read_instead
+        )?;
+    }
+    for retry in &s.retry_later {
+        writeln!(
+            out,
+            "not read, the next run tries again: {} ({})",
+            retry.key, retry.error
+        )?;
+    }
+    if s.symlinks_ignored > 0 {
+        writeln!(
+            out,
+            "symbolic links in the source, not followed: {} (e.g. {})",
+            s.symlinks_ignored,
+            s.symlink_examples.join(", ")
+        )?;
+    }
+    if let Some(signal) = &s.interrupted {
+        writeln!(
+            out,
+            "stopped by {signal} after {} committed batches; rerun to finish",
+            s.batches_committed
+        )?;
     }
     if s.worst_cells.is_empty() {
-        println!("no failure rates in these days");
+        writeln!(out, "no failure rates in these days")?;
     } else {
-        println!();
-        println!(
+        writeln!(out)?;
+        writeln!(out, 
             "most clearly failing cells (ranked by the 95% lower bound), any stage, {} ..< {}:",
             s.since, s.until
-        );
-        println!(
+        )?;
+        writeln!(out, 
             "{:<2} {:>8}  {:<18} {:<28} {:>6} {:>6} {:>6}  top failure",
             "cc", "asn", "test", "domain", "fail", "of", "rate"
-        );
+        )?;
         for w in &s.worst_cells {
             let rate = w.failure_count as f64 / w.measurement_count.max(1) as f64;
-            println!(
+            writeln!(out, 
                 "{:<2} {:>8}  {:<18} {:<28} {:>6} {:>6} {:>6.2}  {}",
                 w.probe_cc.as_deref().unwrap_or("--"),
                 format!("AS{}", w.probe_asn),
@@ -297,9 +399,10 @@ fn print_summary(s: &RunSummary) {
                 w.measurement_count,
                 rate,
                 w.top_failure.as_deref().unwrap_or("")
-            );
+            )?;
         }
     }
+    Ok(())
 }
 
 fn join_counts(map: &std::collections::BTreeMap<String, u64>) -> String {

@@ -1,8 +1,8 @@
 //! A test hook: `OONI_PIPELINE_PAUSE_AT=<phase>:<n>` makes a run stop at a chosen point
 //! (after `n` archives read, staged files written, files committed, or aggregate files
-//! written), create the file named by `OONI_PIPELINE_PAUSE_FILE`, and wait forever — so the
-//! crash-safety tests can SIGKILL it at exactly that point. Without the variable it costs
-//! one lookup per run.
+//! written), create the file named by `OONI_PIPELINE_PAUSE_FILE`, and wait while that file
+//! exists — so the crash-safety tests can SIGKILL it at exactly that point, or signal it
+//! and let it go on. Without the variable it costs one lookup per run.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,11 +52,14 @@ pub fn step(phase: Phase) {
     }
     let count = COUNTS[phase as usize].fetch_add(1, Ordering::SeqCst) + 1;
     if count == *n {
-        if let Ok(file) = std::env::var("OONI_PIPELINE_PAUSE_FILE") {
-            let _ = std::fs::write(file, phase.name());
+        let Ok(file) = std::env::var("OONI_PIPELINE_PAUSE_FILE") else {
+            return;
+        };
+        if std::fs::write(&file, phase.name()).is_err() {
+            return;
         }
-        loop {
-            std::thread::sleep(std::time::Duration::from_secs(3600));
+        while std::path::Path::new(&file).exists() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
 }

@@ -1,9 +1,9 @@
-//! `ooni-pipeline run`: list → read and normalize in parallel → drop duplicates → write
-//! partitions → aggregate → summarize.
+//! `ooni-pipeline run`: lock → reconcile the state → list → read and normalize in parallel,
+//! batch by batch → drop duplicates → stage → commit the batch → aggregate → summarize.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasher, Hasher};
 use std::io::IsTerminal;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,55 +11,78 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::NaiveDate;
-use ooni_normalize::{Normalized, Outcome, normalize};
-use ooni_parquet::{Measured, Provenance};
-use ooni_source::{ArchiveKey, ObjectMeta, RecordError, Store, compact_test_name, read_records};
+use ooni_parquet::Measured;
+use ooni_source::{ArchiveKey, ObjectMeta, Store, Twins};
 use rayon::prelude::*;
 
 use crate::config::RunPlan;
+use crate::lock::Lock;
 use crate::pause;
-use crate::rejects::{Reject, write_rejects};
-use crate::state;
-use crate::summary::{Conservation, Counts, Requests, RunSummary};
-
-/// What one archive produced.
-#[derive(Default)]
-struct ArchiveOutput {
-    measured: Vec<Measured>,
-    rejects: Vec<Reject>,
-    counts: Counts,
-    /// Measurement days found but outside the run's days (read again by a run that wants them).
-    days_left_out: BTreeSet<NaiveDate>,
-    /// Whether measurements were left out because their body's country or test was not selected.
-    filter_left_out: bool,
-}
+use crate::read::{ArchiveOutput, process_archive};
+use crate::rejects::RejectWriter;
+use crate::signals::Stop;
+use crate::state::{self, Manifest};
+use crate::summary::{Conservation, Counts, Fallback, Requests, RetryLater, RunSummary};
 
 /// Runs the whole job; returns the summary (also written to `DIR/_runs/<run_id>.json`).
+/// A stop requested by a signal ends the run after its last committed batch, with
+/// `summary.interrupted` set.
 pub fn run(
     plan: &RunPlan,
     store: &dyn Store,
     run_id: &str,
     started_at: &str,
+    stop: &Stop,
 ) -> anyhow::Result<RunSummary> {
     let mut seconds = BTreeMap::new();
     let started = Instant::now();
-    let (_lock, stale_lock) = state::Lock::acquire(&plan.out, run_id, started_at)?;
+    let (lock, stale_lock) = Lock::acquire(&plan.out, run_id, started_at)?;
     if let Some(note) = &stale_lock {
         log(note);
     }
     if plan.full_refresh {
-        full_refresh(&plan.out)?;
-    }
-    let mut manifest = state::Manifest::load(&plan.out)?;
-    let uncommitted_removed = state::remove_uncommitted(&plan.out, &manifest)?;
-    if uncommitted_removed > 0 {
+        let removed = state::full_refresh(&plan.out)?;
         log(&format!(
-            "removed {uncommitted_removed} files an interrupted run left uncommitted; its objects are read again"
+            "--full-refresh: removed the {removed} files this pipeline wrote; everything else in {} is left as it was",
+            plan.out.display()
         ));
     }
+    let mut manifest = Manifest::load(&plan.out)?;
+    let repairs = manifest.reconcile(&plan.out)?;
+    if repairs.uncommitted_removed > 0 {
+        log(&format!(
+            "removed {} files an interrupted run left uncommitted; its objects are read again",
+            repairs.uncommitted_removed
+        ));
+    }
+    for missing in &repairs.missing_files {
+        log(&format!(
+            "{missing} is listed in the manifest but gone: its batch's files are removed and {} objects of that run are read again",
+            repairs.objects_to_reread
+        ));
+    }
+    if repairs.uncommitted_removed > 0 || !repairs.missing_files.is_empty() {
+        manifest.save(&plan.out)?;
+    }
 
-    let inventory = ooni_source::inventory(store, &plan.selection)
-        .with_context(|| format!("listing {}", store.location()))?;
+    let mut last_listing_log = Instant::now();
+    let inventory = ooni_source::inventory_with_progress(store, &plan.selection, &mut |p| {
+        if last_listing_log.elapsed() >= Duration::from_secs(5) {
+            last_listing_log = Instant::now();
+            log(&format!(
+                "listing: {}/{} prefixes, {} objects so far",
+                p.prefixes_done, p.prefixes_total, p.objects_found
+            ));
+        }
+    })
+    .with_context(|| format!("listing {}", store.location()))?;
+    if !inventory.symlinks_ignored.is_empty() {
+        log(&format!(
+            "ignored {} symbolic links in the source (never followed), e.g. {}",
+            inventory.symlinks_ignored.len(),
+            inventory.symlinks_ignored[0]
+        ));
+    }
     let archives_listed = inventory.archives.len() as u64;
     let bytes_listed = inventory.archives.iter().map(|(o, _)| o.size).sum();
     let listed: BTreeMap<String, ObjectMeta> = inventory
@@ -67,149 +90,116 @@ pub fn run(
         .iter()
         .map(|(o, k)| (k.key.clone(), o.clone()))
         .collect();
-    let keys: Vec<ArchiveKey> = inventory.archives.into_iter().map(|(_, k)| k).collect();
-    let (archives, twins_skipped) = ooni_source::pick_one_of_each_twin(keys);
+    let keys: Vec<ArchiveKey> = inventory.archives.iter().map(|(_, k)| k.clone()).collect();
+    let twins = ooni_source::pair_twins(keys);
     let filter = filter_tag(plan);
-    let (archives, already_processed): (Vec<ArchiveKey>, Vec<ArchiveKey>) =
-        archives.into_iter().partition(|key| {
-            needs_reading(
-                manifest.objects.get(&key.key),
-                &listed[&key.key],
-                plan,
-                &filter,
-            )
-        });
+    let (todo, already_processed): (Vec<Twins>, Vec<Twins>) = twins.into_iter().partition(|t| {
+        needs_reading(
+            manifest.objects.get(&t.chosen.key),
+            &listed[&t.chosen.key],
+            plan,
+            &filter,
+        )
+    });
     seconds.insert("list".to_owned(), started.elapsed().as_secs_f64());
     log(&format!(
         "listed {archives_listed} archives ({}) in {} ({} LIST calls); {} new objects to read, {} already processed",
         human_bytes(bytes_listed),
         store.location(),
         inventory.list_calls,
-        archives.len(),
+        todo.len(),
         already_processed.len()
     ));
 
-    // Archives are read in batches of bounded size, each batch's new rows staged before the
-    // next is read, so memory stays bounded however many days a run covers. raw/ archives
-    // come first (the keys are sorted by layout), so OONI's postcan uid wins over a jsonl/
-    // copy of the same measurement even when the two land in different batches.
+    // Archives are read in batches of bounded size, each batch committed before the next is
+    // read, so memory stays bounded however many days a run covers and a stopped run keeps
+    // what it committed. raw/ archives come first (the keys are sorted by layout), so OONI's
+    // postcan uid wins over a jsonl/ copy of the same measurement even across batches.
     let read_started = Instant::now();
-    let progress = Progress::new(archives.len() as u64);
+    let progress = Progress::new(todo.len() as u64);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(plan.jobs)
         .build()
         .context("starting worker threads")?;
-    let mut counts = Counts::default();
-    let mut rejects = Vec::new();
-    let mut objects = BTreeMap::new();
-    let mut written_ids: HashSet<String> = HashSet::new();
-    let mut committed_ids = CommittedIds::default();
     let mut totals = Totals::default();
-    let mut staged = Vec::new();
     let mut write_seconds = 0.0;
-    for (batch_no, batch) in batches(&archives, &listed, plan.batch_bytes)
+    let mut interrupted = None;
+    for (batch_no, batch) in batches(&todo, &listed, plan.batch_bytes)
         .into_iter()
         .enumerate()
     {
-        let outputs: Vec<ArchiveOutput> = pool.install(|| {
-            batch
-                .par_iter()
-                .map(|key| {
-                    let out = process_archive(store, key, Some(listed[&key.key].size), plan);
-                    progress.advance(out.counts.stored_bytes, out.counts.records_read);
-                    pause::step(pause::Phase::Read);
-                    out
-                })
-                .collect()
-        });
-        let mut measured = Vec::new();
-        for (key, out) in batch.iter().zip(outputs) {
-            let meta = &listed[&key.key];
-            objects.insert(
-                key.key.clone(),
-                state::ObjectRecord {
-                    size: meta.size,
-                    etag: meta.etag.clone(),
-                    run_id: run_id.to_owned(),
-                    days_left_out: out.days_left_out.iter().map(ToString::to_string).collect(),
-                    filter_left_out: out.filter_left_out.then(|| filter.clone()),
-                },
-            );
-            counts += out.counts;
-            measured.extend(out.measured);
-            rejects.extend(out.rejects);
+        if stop.requested() {
+            interrupted = stop.signal_name();
+            break;
         }
-        let (mut partitions, duplicates) = deduplicate(measured);
-        totals.duplicates_in_run += duplicates;
-        for rows in partitions.values_mut() {
-            let before = rows.len();
-            rows.retain(|m| !written_ids.contains(&m.row.content_id));
-            totals.duplicates_in_run += (before - rows.len()) as u64;
-        }
-        totals.already_in_output +=
-            drop_already_written(&plan.out, &manifest, &mut partitions, &mut committed_ids)?;
-        for ((_, day), rows) in &partitions {
-            totals.affected_days.insert(day.to_string());
-            for m in rows {
-                written_ids.insert(m.row.content_id.clone());
-                totals.measurements += 1;
-                totals.observations += m.observations.len() as u64;
-                if let Some(reason) = &m.judgement.ooni_drop_reason {
-                    *totals.ooni_dropped.entry(reason.clone()).or_default() += 1;
-                }
-            }
+        let rejects = RejectWriter::new(&plan.out, run_id, batch_no);
+        let read = read_batch(store, batch, &listed, plan, &pool, &progress, &rejects, stop)?;
+        if stop.requested() {
+            // Abandon the batch: nothing of it was committed, and its objects are read
+            // again by the next run.
+            remove_staging(&plan.out, run_id)?;
+            interrupted = stop.signal_name();
+            break;
         }
         let write_started = Instant::now();
-        staged.extend(write_partitions(&plan.out, run_id, batch_no, &partitions)?);
+        let context = BatchContext {
+            out: &plan.out,
+            run_id,
+            batch_no,
+            listed: &listed,
+            filter: &filter,
+        };
+        let staged = stage_batch(&context, &manifest, read, rejects, &mut totals)?;
+        lock.check()?;
+        commit_batch(&plan.out, run_id, batch_no, &mut manifest, staged, &mut totals)?;
         write_seconds += write_started.elapsed().as_secs_f64();
     }
     progress.finish();
+    remove_staging(&plan.out, run_id)?;
     seconds.insert(
         "read".to_owned(),
         read_started.elapsed().as_secs_f64() - write_seconds,
     );
-    let duplicates = totals.duplicates_in_run + totals.already_in_output;
+    seconds.insert("write".to_owned(), write_seconds);
 
-    let write_started = Instant::now();
-    let rejects_file = write_rejects(&plan.out, run_id, &rejects)?;
-    // Commit: move the staged files into place, then record them (the manifest is the
-    // commit point: anything not in it is removed by the next run).
-    let mut committed = Vec::new();
-    for (staged_path, final_rel) in &staged {
-        let final_path = plan.out.join(final_rel);
-        if let Some(dir) = final_path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        std::fs::rename(staged_path, &final_path)
-            .with_context(|| format!("committing {}", final_path.display()))?;
-        committed.push(final_rel.clone());
-        pause::step(pause::Phase::Commit);
+    let mut aggregated_days = 0;
+    let mut worst_cells = Vec::new();
+    if let Some(signal) = interrupted {
+        log(&format!(
+            "stopped by {signal}: {} batches committed, the batch being read was abandoned; the next run reads its objects and aggregates the days touched",
+            totals.batches_committed
+        ));
+    } else {
+        let aggregate_started = Instant::now();
+        aggregated_days = manifest.stale_aggregate_days.len() as u64;
+        lock.check()?;
+        // The aggregate files about to be (re)written, so that a run killed before the
+        // manifest records a new one leaves nothing unlisted behind.
+        let pending = state::pending_path(&plan.out, run_id, 9999);
+        let names: Vec<String> = manifest
+            .stale_aggregate_days
+            .iter()
+            .flat_map(|day| state::AGGREGATE_TABLES.map(|t| format!("{t}/{day}.parquet")))
+            .collect();
+        state::write_atomically(&pending, &serde_json::to_vec(&names)?)?;
+        let aggregates =
+            crate::tables::write_aggregates(&plan.out, run_id, &mut manifest, &plan.selection)?;
+        manifest.stale_aggregate_days.clear();
+        manifest.save(&plan.out)?;
+        std::fs::remove_file(&pending)
+            .with_context(|| format!("removing {}", pending.display()))?;
+        totals.written_files.extend(aggregates.files);
+        worst_cells = aggregates.worst_cells;
+        seconds.insert(
+            "aggregate".to_owned(),
+            aggregate_started.elapsed().as_secs_f64(),
+        );
     }
-    let _ = std::fs::remove_dir_all(plan.out.join("_staging").join(run_id));
-    manifest.files.extend(committed);
-    manifest.objects.extend(objects);
-    manifest.stale_aggregate_days.extend(totals.affected_days);
-    manifest.runs.push(run_id.to_owned());
-    manifest.save(&plan.out)?;
-    seconds.insert(
-        "write".to_owned(),
-        write_seconds + write_started.elapsed().as_secs_f64(),
-    );
-
-    let aggregate_started = Instant::now();
-    let aggregated_days = manifest.stale_aggregate_days.len() as u64;
-    let aggregates = crate::tables::write_aggregates(&plan.out, &mut manifest, &plan.selection)?;
-    manifest.stale_aggregate_days.clear();
-    manifest.save(&plan.out)?;
-    seconds.insert(
-        "aggregate".to_owned(),
-        aggregate_started.elapsed().as_secs_f64(),
-    );
     seconds.insert("total".to_owned(), started.elapsed().as_secs_f64());
 
-    let measurements_written = totals.measurements;
     let stats = store.request_stats();
-    let conservation = Conservation::check(&counts, measurements_written, duplicates);
+    let duplicates = totals.duplicates_in_run + totals.already_in_output;
+    let conservation = Conservation::check(&totals.counts, totals.measurements, duplicates);
     let summary = RunSummary {
         run_id: run_id.to_owned(),
         version: env!("CARGO_PKG_VERSION"),
@@ -217,16 +207,19 @@ pub fn run(
         since: plan.selection.since.to_string(),
         until: plan.selection.until.to_string(),
         late_upload_days: plan.selection.late_upload_days,
+        first_accepted_day: plan.first_accepted_day().to_string(),
         probe_cc: plan.selection.probe_cc.iter().cloned().collect(),
         test_names: plan.selection.test_names.iter().cloned().collect(),
         out: plan.out.display().to_string(),
         jobs: plan.jobs,
         archives_listed,
         bytes_listed,
-        twins_skipped,
-        new_objects: archives.len() as u64,
+        twins_skipped: totals.twins_listed - totals.fallbacks.len() as u64,
+        twins_fallback: totals.fallbacks,
+        new_objects: todo.len() as u64,
         already_processed_objects: already_processed.len() as u64,
-        uncommitted_files_removed: uncommitted_removed,
+        uncommitted_files_removed: repairs.uncommitted_removed,
+        missing_files_repaired: repairs.missing_files,
         stale_lock,
         skipped_archives: inventory.skipped.len() as u64,
         unrecognized_keys: inventory.unrecognized.len() as u64,
@@ -236,56 +229,256 @@ pub fn run(
             .take(5)
             .map(|e| e.key.clone())
             .collect(),
+        symlinks_ignored: inventory.symlinks_ignored.len() as u64,
+        symlink_examples: inventory.symlinks_ignored.iter().take(5).cloned().collect(),
         requests: Requests {
             list: stats.list_calls,
             get: stats.get_calls,
             retries: stats.retries,
             resumed_bytes: stats.resumed_bytes,
         },
-        counts,
-        measurements_written,
+        counts: totals.counts,
+        measurements_written: totals.measurements,
         duplicates_in_run: totals.duplicates_in_run,
         already_in_output: totals.already_in_output,
         observations_written: totals.observations,
         ooni_dropped: totals.ooni_dropped,
-        files_written: staged.len() as u64 + aggregates.files.len() as u64,
-        written_files: staged
+        retry_later: totals.retry_later,
+        rejects_not_stored: totals.rejects_not_stored,
+        batches_committed: totals.batches_committed,
+        files_written: totals.written_files.len() as u64,
+        rejects_files: totals
+            .written_files
             .iter()
-            .map(|(_, rel)| rel.clone())
-            .chain(aggregates.files.iter().cloned())
-            .chain(rejects_file.iter().map(|p| state::relative(&plan.out, p)))
+            .filter(|f| matches!(state::classify(f), Some(state::Owned::Rejects)))
+            .map(|f| plan.out.join(f).display().to_string())
             .collect(),
+        written_files: totals.written_files,
         aggregated_days,
         conservation,
         seconds,
-        rejects_file: rejects_file.as_ref().map(|p| p.display().to_string()),
-        worst_cells: aggregates.worst_cells,
+        interrupted: interrupted.map(str::to_owned),
+        peak_rss_bytes: peak_rss_bytes(),
+        worst_cells,
     };
     write_summary(&plan.out, &summary)?;
+    drop(lock);
     Ok(summary)
 }
 
-/// `--full-refresh`: forget everything this output directory holds and rebuild it.
-fn full_refresh(out: &Path) -> anyhow::Result<()> {
-    for dir in state::TABLES
+/// What one batch read: the archives' outputs, by key.
+struct BatchRead {
+    outputs: Vec<(ArchiveKey, ArchiveOutput)>,
+    fallbacks: Vec<Fallback>,
+    twins_listed: u64,
+}
+
+/// Reads a batch's archives in parallel; a chosen twin that turns out damaged is followed
+/// by a read of its sibling. Each archive's rejects go to the batch's file as it finishes.
+#[allow(clippy::too_many_arguments)]
+fn read_batch(
+    store: &dyn Store,
+    batch: &[Twins],
+    listed: &BTreeMap<String, ObjectMeta>,
+    plan: &RunPlan,
+    pool: &rayon::ThreadPool,
+    progress: &Progress,
+    rejects: &RejectWriter,
+    stop: &Stop,
+) -> anyhow::Result<BatchRead> {
+    let read_all = |keys: Vec<&ArchiveKey>| -> anyhow::Result<Vec<(ArchiveKey, ArchiveOutput)>> {
+        pool.install(|| {
+            keys.par_iter()
+                .map(|key| {
+                    if stop.requested() {
+                        return Ok(None);
+                    }
+                    let out = process_archive(store, key, listed[&key.key].size, plan);
+                    if out.retry_later.is_none() {
+                        rejects.write(&key.key, &out.rejects)?;
+                    }
+                    progress.advance(out.counts.stored_bytes, out.counts.records_read);
+                    pause::step(pause::Phase::Read);
+                    Ok(Some(((*key).clone(), out)))
+                })
+                .filter_map(Result::transpose)
+                .collect()
+        })
+    };
+    let mut outputs = read_all(batch.iter().map(|t| &t.chosen).collect())?;
+    let alternatives: HashMap<&str, &ArchiveKey> = batch
         .iter()
-        .copied()
-        .chain(["_state/manifest.json", "_staging"])
-    {
-        let path = out.join(dir);
-        let result = if path.is_dir() {
-            std::fs::remove_dir_all(&path)
-        } else {
-            std::fs::remove_file(&path)
-        };
-        match result {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(e).with_context(|| format!("removing {}", path.display()));
+        .filter_map(|t| Some((t.chosen.key.as_str(), t.alternative.as_ref()?)))
+        .collect();
+    let mut fallbacks = Vec::new();
+    let second: Vec<&ArchiveKey> = outputs
+        .iter()
+        .filter(|(_, out)| out.damaged)
+        .filter_map(|(key, _)| {
+            let alternative = alternatives.get(key.key.as_str())?;
+            fallbacks.push(Fallback {
+                damaged: key.key.clone(),
+                read_instead: alternative.key.clone(),
+            });
+            Some(*alternative)
+        })
+        .collect();
+    for fallback in &fallbacks {
+        log(&format!(
+            "{} is damaged: reading its twin {} too",
+            fallback.damaged, fallback.read_instead
+        ));
+    }
+    outputs.extend(read_all(second)?);
+    Ok(BatchRead {
+        outputs,
+        fallbacks,
+        twins_listed: alternatives.len() as u64,
+    })
+}
+
+/// A batch's files in the staging area, ready to be committed.
+struct StagedBatch {
+    files: Vec<(PathBuf, String)>,
+    objects: BTreeMap<String, state::ObjectRecord>,
+    days: BTreeSet<String>,
+}
+
+/// Where a batch is written, and what the manifest needs to know about its objects.
+struct BatchContext<'a> {
+    out: &'a Path,
+    run_id: &'a str,
+    batch_no: usize,
+    listed: &'a BTreeMap<String, ObjectMeta>,
+    filter: &'a str,
+}
+
+/// Drops duplicates (within the run and against committed files), writes the batch's
+/// partitions to the staging area and notes what the manifest will record.
+fn stage_batch(
+    context: &BatchContext<'_>,
+    manifest: &Manifest,
+    read: BatchRead,
+    rejects: RejectWriter,
+    totals: &mut Totals,
+) -> anyhow::Result<StagedBatch> {
+    let mut measured = Vec::new();
+    let mut objects = BTreeMap::new();
+    for (key, output) in read.outputs {
+        if let Some(error) = output.retry_later {
+            log(&format!("could not read {}: {error}; the next run tries again", key.key));
+            totals.retry_later.push(RetryLater {
+                key: key.key.clone(),
+                error,
+            });
+            continue;
+        }
+        let meta = &context.listed[&key.key];
+        objects.insert(
+            key.key.clone(),
+            state::ObjectRecord {
+                size: meta.size,
+                etag: meta.etag.clone(),
+                run_id: context.run_id.to_owned(),
+                days_left_out: output.days_left_out.iter().map(ToString::to_string).collect(),
+                filter_left_out: output.filter_left_out.then(|| context.filter.to_owned()),
+            },
+        );
+        totals.rejects_not_stored += output.rejects.not_kept();
+        totals.counts += output.counts;
+        measured.extend(output.measured);
+    }
+    totals.fallbacks.extend(read.fallbacks);
+    totals.twins_listed += read.twins_listed;
+    let (mut partitions, duplicates) = deduplicate(measured);
+    totals.duplicates_in_run += duplicates;
+    for rows in partitions.values_mut() {
+        let before = rows.len();
+        rows.retain(|m| !totals.written_ids.contains(&m.row.content_id));
+        totals.duplicates_in_run += (before - rows.len()) as u64;
+    }
+    totals.already_in_output += drop_already_written(
+        context.out,
+        manifest,
+        &mut partitions,
+        &mut totals.committed_ids,
+    )?;
+    let mut days = BTreeSet::new();
+    for ((_, day), rows) in &partitions {
+        days.insert(day.to_string());
+        for m in rows {
+            totals.written_ids.insert(m.row.content_id.clone());
+            totals.measurements += 1;
+            totals.observations += m.observations.len() as u64;
+            if let Some(reason) = &m.judgement.ooni_drop_reason {
+                *totals.ooni_dropped.entry(reason.clone()).or_default() += 1;
             }
-            _ => {}
         }
     }
+    let mut files = write_partitions(context.out, context.run_id, context.batch_no, &partitions)?;
+    files.extend(rejects.finish()?);
+    Ok(StagedBatch {
+        files,
+        objects,
+        days,
+    })
+}
+
+/// Commits a staged batch: names its files in a pending list, moves them into place, and
+/// records them and the batch's objects in the manifest (the commit point).
+fn commit_batch(
+    out: &Path,
+    run_id: &str,
+    batch_no: usize,
+    manifest: &mut Manifest,
+    staged: StagedBatch,
+    totals: &mut Totals,
+) -> anyhow::Result<()> {
+    let pending = state::pending_path(out, run_id, batch_no);
+    let finals: Vec<&String> = staged.files.iter().map(|(_, rel)| rel).collect();
+    state::write_atomically(&pending, &serde_json::to_vec(&finals)?)?;
+    for (staged_path, final_rel) in &staged.files {
+        let final_path = out.join(final_rel);
+        if let Some(dir) = final_path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::rename(staged_path, &final_path).with_context(|| {
+            format!(
+                "moving {} to {}",
+                staged_path.display(),
+                final_path.display()
+            )
+        })?;
+        pause::step(pause::Phase::Commit);
+    }
+    manifest
+        .files
+        .extend(staged.files.iter().map(|(_, rel)| rel.clone()));
+    manifest.objects.extend(staged.objects);
+    manifest.stale_aggregate_days.extend(staged.days);
+    if manifest.runs.last().map(String::as_str) != Some(run_id) {
+        manifest.runs.push(run_id.to_owned());
+    }
+    manifest.save(out)?;
+    std::fs::remove_file(&pending).with_context(|| format!("removing {}", pending.display()))?;
+    totals.batches_committed += 1;
+    totals
+        .written_files
+        .extend(staged.files.into_iter().map(|(_, rel)| rel));
     Ok(())
+}
+
+fn remove_staging(out: &Path, run_id: &str) -> anyhow::Result<()> {
+    let dir = out.join("_staging").join(run_id);
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", dir.display()))
+        }
+        _ => {
+            let _ = std::fs::remove_dir(out.join("_staging"));
+            Ok(())
+        }
+    }
 }
 
 /// The country/test filter of a run, as recorded with objects it left measurements out of.
@@ -313,7 +506,7 @@ fn needs_reading(
     let wants_left_out_day = record
         .days_left_out
         .iter()
-        .any(|day| ooni_source::parse_day(day).is_some_and(|d| plan.selection.contains_day(d)));
+        .any(|day| ooni_source::parse_day(day).is_some_and(|d| plan.accepts_day(d)));
     let other_filter = record
         .filter_left_out
         .as_deref()
@@ -321,38 +514,46 @@ fn needs_reading(
     wants_left_out_day || other_filter
 }
 
-/// What a run has written so far, summed over its batches.
+/// What a run has done so far, summed over its batches.
 #[derive(Default)]
 struct Totals {
+    counts: Counts,
     measurements: u64,
     observations: u64,
     duplicates_in_run: u64,
     already_in_output: u64,
-    affected_days: BTreeSet<String>,
     ooni_dropped: BTreeMap<String, u64>,
+    retry_later: Vec<RetryLater>,
+    fallbacks: Vec<Fallback>,
+    twins_listed: u64,
+    rejects_not_stored: u64,
+    batches_committed: u64,
+    written_files: Vec<String>,
+    written_ids: HashSet<String>,
+    committed_ids: CommittedIds,
 }
 
 /// Content ids held by the committed files of each partition, read once per run.
 type CommittedIds = HashMap<(String, NaiveDate), HashSet<String>>;
 
-/// Splits the archives into batches of at most `max_bytes` listed (stored) bytes each.
+/// Splits the work into batches of at most `max_bytes` listed (stored) bytes each.
 fn batches<'a>(
-    archives: &'a [ArchiveKey],
+    todo: &'a [Twins],
     listed: &BTreeMap<String, ObjectMeta>,
     max_bytes: u64,
-) -> Vec<&'a [ArchiveKey]> {
+) -> Vec<&'a [Twins]> {
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0u64);
-    for (i, key) in archives.iter().enumerate() {
-        let size = listed[&key.key].size;
+    for (i, twins) in todo.iter().enumerate() {
+        let size = listed[&twins.chosen.key].size;
         if i > start && bytes + size > max_bytes {
-            out.push(&archives[start..i]);
+            out.push(&todo[start..i]);
             (start, bytes) = (i, 0);
         }
         bytes += size;
     }
-    if start < archives.len() {
-        out.push(&archives[start..]);
+    if start < todo.len() {
+        out.push(&todo[start..]);
     }
     out
 }
@@ -361,7 +562,7 @@ fn batches<'a>(
 /// id): late uploads and re-read objects never add duplicates. Returns how many.
 fn drop_already_written(
     out: &Path,
-    manifest: &state::Manifest,
+    manifest: &Manifest,
     partitions: &mut Partitions,
     committed: &mut CommittedIds,
 ) -> anyhow::Result<u64> {
@@ -390,183 +591,6 @@ fn drop_already_written(
     }
     partitions.retain(|_, rows| !rows.is_empty());
     Ok(dropped)
-}
-
-fn process_archive(
-    store: &dyn Store,
-    key: &ArchiveKey,
-    size: Option<u64>,
-    plan: &RunPlan,
-) -> ArchiveOutput {
-    let mut out = ArchiveOutput::default();
-    out.counts.archives_read = 1;
-    let reader = match store.open(&key.key, size) {
-        Ok(reader) => reader,
-        Err(e) => {
-            out.counts.archive_errors += 1;
-            out.rejects.push(Reject::new(
-                "unreadable_archive",
-                e.to_string(),
-                &key.key,
-                &ooni_source::Position::Line(0),
-                0,
-                &[],
-            ));
-            return out;
-        }
-    };
-    let stats = read_records(
-        &key.key,
-        key.format,
-        reader,
-        plan.limits,
-        |item| match item {
-            Ok(record) => {
-                out.counts.records_read += 1;
-                process_record(key, &record, plan, &mut out);
-            }
-            Err(RecordError::TooLarge {
-                position,
-                len,
-                max,
-                head,
-                ..
-            }) => {
-                out.counts.records_read += 1;
-                out.counts.reject("too_large");
-                out.rejects.push(Reject::new(
-                    "too_large",
-                    format!("{len} bytes, over the {max}-byte limit (--max-record-mib)"),
-                    &key.key,
-                    &position,
-                    len,
-                    &head,
-                ));
-            }
-            Err(error @ RecordError::Truncated { .. }) => {
-                let too_large = error.is_object_too_large();
-                let RecordError::Truncated {
-                    position,
-                    partial,
-                    source,
-                    ..
-                } = error
-                else {
-                    return;
-                };
-                out.counts.archive_errors += 1;
-                // A record cut short counts as read and rejected; an archive that ends between
-                // records lost nothing we could count, and is reported as an archive error.
-                let reason = match (too_large, partial.is_empty()) {
-                    (true, _) => "object_too_large",
-                    (false, true) => "truncated_archive",
-                    (false, false) => "truncated_record",
-                };
-                if !partial.is_empty() {
-                    out.counts.records_read += 1;
-                    out.counts.reject(reason);
-                }
-                out.rejects.push(Reject::new(
-                    reason,
-                    if too_large {
-                        format!("object read up to here: {source} (--max-object-mib)")
-                    } else {
-                        format!("archive unreadable from here on: {source}")
-                    },
-                    &key.key,
-                    &position,
-                    partial.len() as u64,
-                    &partial,
-                ));
-            }
-        },
-    );
-    out.counts.stored_bytes = stats.stored_bytes;
-    out.counts.decoded_bytes = stats.decoded_bytes;
-    out.counts.other_tar_members = stats.other_members;
-    out.counts.yaml_reports = stats.yaml_members;
-    out
-}
-
-fn process_record(
-    key: &ArchiveKey,
-    record: &ooni_source::Record,
-    plan: &RunPlan,
-    out: &mut ArchiveOutput,
-) {
-    let uid = record.position.archive_uid();
-    let reject = |out: &mut ArchiveOutput, reason: &str, detail: String| {
-        out.counts.reject(reason);
-        out.rejects.push(Reject::new(
-            reason,
-            detail,
-            &key.key,
-            &record.position,
-            record.bytes.len() as u64,
-            &record.bytes,
-        ));
-    };
-    // A bug on one odd measurement must not take the run down: it becomes a reject.
-    let outcome = match catch_unwind(AssertUnwindSafe(|| normalize(&record.bytes, uid))) {
-        Ok(outcome) => outcome,
-        Err(panic) => {
-            reject(out, "panic", panic_message(&panic));
-            return;
-        }
-    };
-    let normalized = match outcome {
-        Ok(Outcome::Measurement(n)) => n,
-        Ok(Outcome::Skipped(skip)) => {
-            out.counts.skip(skip.as_str());
-            return;
-        }
-        Err(e) => {
-            reject(out, e.reason(), e.to_string());
-            return;
-        }
-    };
-    let Normalized {
-        row,
-        judgement,
-        observations,
-        outcomes,
-    } = *normalized;
-    let cc = row.probe_cc.as_deref().unwrap_or("");
-    if (!key.mixes_countries() && cc != key.probe_cc)
-        || compact_test_name(&row.test_name) != key.test_name
-    {
-        out.counts.key_body_mismatches += 1;
-    }
-    if !plan.selection.wants_measurement(cc, &row.test_name) {
-        out.counts.skip("other_country_or_test");
-        out.filter_left_out = true;
-        return;
-    }
-    if !plan.selection.contains_day(row.measurement_day) {
-        out.counts.skip("outside_days");
-        out.days_left_out.insert(row.measurement_day);
-        return;
-    }
-    out.counts.measurements += 1;
-    out.measured.push(Measured {
-        row,
-        judgement,
-        provenance: Provenance {
-            source_key: key.key.clone(),
-            source_line: record.position.line(),
-            source_member: record.position.member().map(str::to_owned),
-        },
-        observations,
-        outcomes,
-    });
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".to_owned())
 }
 
 type Partitions = BTreeMap<(String, chrono::NaiveDate), Vec<Measured>>;
@@ -636,7 +660,8 @@ fn write_partitions(
                     state::relative(out, &dir)
                 );
                 let path = staging.join(&rel);
-                ooni_parquet::write_file_atomically(&path, &[batch])?;
+                ooni_parquet::write_file_atomically(&path, &[batch])
+                    .with_context(|| format!("staging {rel}"))?;
                 pause::step(pause::Phase::Write);
                 staged
                     .lock()
@@ -653,14 +678,30 @@ fn write_partitions(
 }
 
 fn write_summary(out: &Path, summary: &RunSummary) -> anyhow::Result<PathBuf> {
-    let dir = out.join("_runs");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join(format!("{}.json", summary.run_id));
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(summary)?)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("renaming {}", tmp.display()))?;
+    let path = out.join("_runs").join(format!("{}.json", summary.run_id));
+    state::write_atomically(&path, &serde_json::to_vec_pretty(summary)?)?;
     Ok(path)
+}
+
+/// This process's peak resident memory, from the kernel (`VmHWM`), when known.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Eight random hex digits (from the standard library's per-process random hash keys):
+/// run ids and lock tokens must differ between runs that start in the same second, even
+/// with the same PID (containers are all PID 1).
+pub fn random_tag() -> String {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("{:08x}", hasher.finish() as u32)
 }
 
 /// Progress on stderr: a bar on a terminal, a log line every few seconds otherwise

@@ -1,27 +1,37 @@
-//! The output directory's state: which source objects were processed, which Parquet files
-//! are committed, which aggregate days are stale — and the lock that keeps two runs from
-//! writing the same output at once.
+//! The output directory's state: which source objects were processed and which files are
+//! committed, checked against the disk before a run writes anything.
 //!
-//! `DIR/_state/manifest.json` is the commit record. A file under a table directory that
-//! the manifest does not list was left by a run that died before committing; the next run
-//! deletes it and reads that run's objects again, so a run killed at any point and rerun
-//! gives the output of an uninterrupted run.
+//! `DIR/_state/manifest.json` is the commit record. The pipeline owns exactly the files it
+//! lists (plus, while a batch is being committed, the files named by a
+//! `_state/pending-<run>-<batch>.json` written just before they were moved into place, and
+//! everything under `_staging/`). Everything else in the output directory belongs to the
+//! user and is never touched; symbolic links are never followed.
+//!
+//! A run commits batch by batch: staged files are written under `_staging/<run>/`, a pending
+//! list names their final paths, the files are renamed into place, and the manifest is
+//! saved — that is the commit — before the pending list is removed. A run that died leaves
+//! at most a staging directory and a pending list; the next run removes exactly those files
+//! and reads the objects again.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-/// The tables whose files the manifest tracks.
-pub const TABLES: [&str; 5] = [
-    "measurements",
-    "observations",
-    "outcomes",
-    "failure_rates",
-    "ooni_counts",
-];
+/// The tables whose files are partitioned by test and day (one `part-<run>-<batch>` file per
+/// partition and batch, the same name in each table).
+pub const PARTITIONED_TABLES: [&str; 3] = ["measurements", "observations", "outcomes"];
+/// The aggregate tables (one `<day>.parquet` file per measurement day).
+pub const AGGREGATE_TABLES: [&str; 2] = ["failure_rates", "ooni_counts"];
+/// Where quarantined records go.
+pub const REJECTS_DIR: &str = "rejects";
+
+/// The manifest format this binary writes. Version 1 (before pending lists and committed
+/// rejects) is read and upgraded.
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// What the manifest remembers about one source object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,98 +61,434 @@ pub struct Manifest {
     pub objects: BTreeMap<String, ObjectRecord>,
     /// Committed files, relative to the output directory.
     pub files: BTreeSet<String>,
-    /// Measurement days whose aggregates must be recomputed (set before aggregation starts,
-    /// cleared when it finished), so a run killed while aggregating is completed by the next.
+    /// Measurement days whose aggregates must be recomputed (set when a batch commits,
+    /// cleared when aggregation finished), so a run stopped before aggregating is
+    /// completed by the next.
     #[serde(default)]
     pub stale_aggregate_days: BTreeSet<String>,
     /// Runs that committed, oldest first.
     pub runs: Vec<String>,
 }
 
+/// What [`Manifest::reconcile`] found and repaired.
+#[derive(Debug, Default)]
+pub struct Repairs {
+    /// Files removed: left by a run that died while committing (named by its pending list).
+    pub uncommitted_removed: u64,
+    /// Committed files found missing; their siblings were removed and their objects will be
+    /// read again.
+    pub missing_files: Vec<String>,
+    /// Source objects forgotten so that they are read again.
+    pub objects_to_reread: u64,
+}
+
 impl Manifest {
-    /// Reads `DIR/_state/manifest.json`, or an empty manifest for a new directory.
+    /// Reads `DIR/_state/manifest.json`, or an empty manifest for a new directory. A manifest
+    /// of an unknown version or shape is refused with the fix.
     pub fn load(out: &Path) -> anyhow::Result<Manifest> {
         let path = manifest_path(out);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
-                format!("reading {} (delete it with --full-refresh)", path.display())
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest {
-                version: 1,
-                ..Manifest::default()
-            }),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Manifest {
+                    version: MANIFEST_VERSION,
+                    ..Manifest::default()
+                });
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let mut manifest: Manifest = serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "{} is not a manifest this version understands; rebuild the output with \
+                 --full-refresh",
+                path.display()
+            )
+        })?;
+        match manifest.version {
+            MANIFEST_VERSION => {}
+            1 => {
+                // Version 1 did not record rejects files: adopt those of its runs.
+                for run in &manifest.runs {
+                    let rel = format!("{REJECTS_DIR}/{run}.jsonl");
+                    if is_regular_file(&out.join(&rel)) {
+                        manifest.files.insert(rel);
+                    }
+                }
+                manifest.version = MANIFEST_VERSION;
+            }
+            other => bail!(
+                "{} has format version {other}, which this ooni-pipeline (format \
+                 {MANIFEST_VERSION}) does not know: use the version that wrote it, or rebuild \
+                 the output with --full-refresh",
+                path.display()
+            ),
         }
+        Ok(manifest)
     }
 
     /// Writes the manifest atomically (tmp + fsync + rename).
     pub fn save(&self, out: &Path) -> anyhow::Result<()> {
-        let path = manifest_path(out);
-        write_atomically(&path, &serde_json::to_vec_pretty(self)?)
+        write_atomically(&manifest_path(out), &serde_json::to_vec_pretty(self)?)
     }
+
+    /// Brings the directory and the manifest into agreement before a run writes anything:
+    /// removes what a dead run left (its staging directory; the files its pending lists
+    /// name that the manifest does not), repairs committed files that are gone (their
+    /// siblings of the same batch and partition are removed and the objects of that run
+    /// read again), and refuses files in the pipeline's own name space that nothing lists.
+    pub fn reconcile(&mut self, out: &Path) -> anyhow::Result<Repairs> {
+        let mut repairs = Repairs::default();
+        let staging = out.join("_staging");
+        if std::fs::symlink_metadata(&staging).is_ok() {
+            repairs.uncommitted_removed += count_files(&staging);
+            // remove_dir_all does not follow symbolic links (it removes the link).
+            std::fs::remove_dir_all(&staging)
+                .or_else(|_| std::fs::remove_file(&staging))
+                .with_context(|| format!("removing {}", staging.display()))?;
+        }
+        for pending in pending_lists(out)? {
+            let text = std::fs::read(&pending)
+                .with_context(|| format!("reading {}", pending.display()))?;
+            // A pending list cut short by a crash was never acted on (it is written before
+            // any file moves), so an unreadable one names nothing to remove.
+            let files: Vec<String> = serde_json::from_slice(&text).unwrap_or_default();
+            for rel in files {
+                if self.files.contains(&rel) || classify(&rel).is_none() {
+                    continue;
+                }
+                let path = out.join(&rel);
+                if is_regular_file(&path) {
+                    std::fs::remove_file(&path)
+                        .with_context(|| format!("removing uncommitted {}", path.display()))?;
+                    repairs.uncommitted_removed += 1;
+                }
+            }
+            std::fs::remove_file(&pending)
+                .with_context(|| format!("removing {}", pending.display()))?;
+        }
+
+        // Committed files that are gone.
+        let missing: Vec<String> = self
+            .files
+            .iter()
+            .filter(|rel| !is_regular_file(&out.join(rel.as_str())))
+            .cloned()
+            .collect();
+        let mut runs_to_reread = BTreeSet::new();
+        for rel in &missing {
+            if !self.files.remove(rel) {
+                continue; // removed with a sibling already
+            }
+            repairs.missing_files.push(rel.clone());
+            match classify(rel) {
+                Some(Owned::Part { file, day, test_name }) => {
+                    // The batch wrote one file per table for this partition: the rows of the
+                    // others are keyed by the same measurements, so they go too, and the
+                    // objects of that run are read again (duplicates are dropped by content).
+                    for table in PARTITIONED_TABLES {
+                        let sibling = part_path(table, &test_name, &day, &file);
+                        if self.files.remove(&sibling) {
+                            let path = out.join(&sibling);
+                            if is_regular_file(&path) {
+                                std::fs::remove_file(&path)
+                                    .with_context(|| format!("removing {}", path.display()))?;
+                            }
+                        }
+                    }
+                    if let Some(run) = run_of_part(&file) {
+                        runs_to_reread.insert(run.to_owned());
+                    }
+                    self.stale_aggregate_days.insert(day);
+                }
+                Some(Owned::Aggregate { day }) => {
+                    self.stale_aggregate_days.insert(day);
+                }
+                Some(Owned::Rejects) | None => {}
+            }
+        }
+        if !runs_to_reread.is_empty() {
+            let before = self.objects.len();
+            self.objects
+                .retain(|_, record| !runs_to_reread.contains(&record.run_id));
+            repairs.objects_to_reread = (before - self.objects.len()) as u64;
+        }
+
+        // Files that look like the pipeline's but that the manifest does not list.
+        for rel in owned_looking_files(out)? {
+            if !self.files.contains(&rel) {
+                bail!(
+                    "{} looks like a file ooni-pipeline wrote, but {} does not list it (was \
+                     the manifest replaced or edited?). Move it out of {}, or rebuild the \
+                     output with --full-refresh (which deletes it)",
+                    out.join(&rel).display(),
+                    manifest_path(out).display(),
+                    out.display()
+                );
+            }
+        }
+        Ok(repairs)
+    }
+
+    /// The committed files of `table` for measurement days in `days` (all days when `None`),
+    /// as paths.
+    pub fn table_files(
+        &self,
+        out: &Path,
+        table: &str,
+        days: Option<&BTreeSet<NaiveDate>>,
+    ) -> Vec<PathBuf> {
+        let prefix = format!("{table}/");
+        self.files
+            .iter()
+            .filter(|rel| rel.starts_with(&prefix) && rel.ends_with(".parquet"))
+            .filter(|rel| {
+                let Some(days) = days else { return true };
+                match classify(rel) {
+                    Some(Owned::Part { day, .. } | Owned::Aggregate { day }) => {
+                        ooni_source::parse_day(&day).is_some_and(|d| days.contains(&d))
+                    }
+                    _ => false,
+                }
+            })
+            .map(|rel| out.join(rel))
+            .collect()
+    }
+}
+
+/// `--full-refresh`: removes every file the manifest lists, what pending lists name, the
+/// staging directory, files in the pipeline's own name space, and the manifest; leaves
+/// everything else. Returns the number of files removed.
+pub fn full_refresh(out: &Path) -> anyhow::Result<u64> {
+    // A manifest we cannot read is replaced; the name space sweep below still finds the
+    // files it listed.
+    let manifest = Manifest::load(out).unwrap_or_default();
+    let mut removed = 0;
+    let mut targets: BTreeSet<String> = manifest.files;
+    targets.extend(owned_looking_files(out)?);
+    for pending in pending_lists(out)? {
+        if let Ok(text) = std::fs::read(&pending) {
+            targets.extend(serde_json::from_slice::<Vec<String>>(&text).unwrap_or_default());
+        }
+        std::fs::remove_file(&pending)
+            .with_context(|| format!("removing {}", pending.display()))?;
+    }
+    for rel in targets.iter().filter(|rel| classify(rel).is_some()) {
+        let path = out.join(rel);
+        if is_regular_file(&path) {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+            removed += 1;
+            remove_empty_parents(out, &path);
+        }
+    }
+    let staging = out.join("_staging");
+    if std::fs::symlink_metadata(&staging).is_ok() {
+        std::fs::remove_dir_all(&staging)
+            .or_else(|_| std::fs::remove_file(&staging))
+            .with_context(|| format!("removing {}", staging.display()))?;
+    }
+    match std::fs::remove_file(manifest_path(out)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("removing {}", manifest_path(out).display()));
+        }
+        _ => {}
+    }
+    Ok(removed)
+}
+
+/// Removes the now-empty directories between `file` and `out` (partition directories the
+/// pipeline created); stops at the first that is not empty.
+fn remove_empty_parents(out: &Path, file: &Path) {
+    let mut dir = file.parent();
+    while let Some(d) = dir {
+        if d == out || !d.starts_with(out) || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
+
+/// The pending lists of commits that may have been interrupted.
+fn pending_lists(out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let dir = out.join("_state");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("listing {}", dir.display())),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("pending-")
+            && name.ends_with(".json")
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            out.push(entry.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The pending list of one batch's commit.
+pub fn pending_path(out: &Path, run_id: &str, batch: usize) -> PathBuf {
+    out.join("_state")
+        .join(format!("pending-{run_id}-{batch:04}.json"))
+}
+
+/// Files below the output directory whose relative path matches a name the pipeline
+/// generates (without following symbolic links).
+fn owned_looking_files(out: &Path) -> anyhow::Result<Vec<String>> {
+    let mut found = Vec::new();
+    for top in PARTITIONED_TABLES
+        .iter()
+        .chain(AGGREGATE_TABLES.iter())
+        .chain(std::iter::once(&REJECTS_DIR))
+    {
+        let dir = out.join(top);
+        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(&dir).follow_links(false).max_depth(3) {
+            let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let rel = relative(out, entry.path());
+            if classify(&rel).is_some() {
+                found.push(rel);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// A file the pipeline generates, by its path relative to the output directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owned {
+    /// `<table>/test_name=<t>/measurement_day=<day>/part-<run>-<batch>.parquet`.
+    Part {
+        /// `part-….parquet`.
+        file: String,
+        /// `YYYY-MM-DD`.
+        day: String,
+        /// The partition's test name.
+        test_name: String,
+    },
+    /// `<aggregate table>/<day>.parquet`.
+    Aggregate {
+        /// `YYYY-MM-DD`.
+        day: String,
+    },
+    /// `rejects/<run>[-<batch>].jsonl`.
+    Rejects,
+}
+
+/// Whether `rel` is a name the pipeline generates, and which kind.
+pub fn classify(rel: &str) -> Option<Owned> {
+    let parts: Vec<&str> = rel.split('/').collect();
+    match parts.as_slice() {
+        [table, test, day, file] if PARTITIONED_TABLES.contains(table) => {
+            let test_name = test.strip_prefix("test_name=")?;
+            let day = day.strip_prefix("measurement_day=")?;
+            let valid_test = !test_name.is_empty()
+                && test_name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            (valid_test && is_day(day) && run_of_part(file).is_some()).then(|| Owned::Part {
+                file: (*file).to_owned(),
+                day: day.to_owned(),
+                test_name: test_name.to_owned(),
+            })
+        }
+        [table, file] if AGGREGATE_TABLES.contains(table) => {
+            let day = file.strip_suffix(".parquet")?;
+            is_day(day).then(|| Owned::Aggregate {
+                day: day.to_owned(),
+            })
+        }
+        [dir, file] if *dir == REJECTS_DIR => {
+            let stem = file.strip_suffix(".jsonl")?;
+            let run = match stem.rsplit_once('-') {
+                Some((run, batch)) if is_batch(batch) && is_run_id(run) => run,
+                _ => stem,
+            };
+            is_run_id(run).then_some(Owned::Rejects)
+        }
+        _ => None,
+    }
+}
+
+/// `part-<run>-<batch>.parquet` → `<run>`.
+fn run_of_part(file: &str) -> Option<&str> {
+    let stem = file.strip_prefix("part-")?.strip_suffix(".parquet")?;
+    let (run, batch) = stem.rsplit_once('-')?;
+    (is_batch(batch) && is_run_id(run)).then_some(run)
+}
+
+fn part_path(table: &str, test_name: &str, day: &str, file: &str) -> String {
+    format!("{table}/test_name={test_name}/measurement_day={day}/{file}")
+}
+
+fn is_batch(s: &str) -> bool {
+    s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_day(s: &str) -> bool {
+    ooni_source::parse_day(s).is_some() && s.len() == 10
+}
+
+/// `YYYYMMDDTHHMMSSZ-<tag>` with a tag of lower-case letters and digits.
+pub fn is_run_id(s: &str) -> bool {
+    let Some((time, tag)) = s.split_once('-') else {
+        return false;
+    };
+    let b = time.as_bytes();
+    b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit)
+        && !tag.is_empty()
+        && tag.len() <= 32
+        && tag
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
+/// A regular file, not a symbolic link to one.
+fn is_regular_file(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
+}
+
+fn count_files(dir: &Path) -> u64 {
+    walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .count() as u64
 }
 
 fn manifest_path(out: &Path) -> PathBuf {
     out.join("_state").join("manifest.json")
 }
 
-/// Writes `bytes` to `path` through a `.tmp` sibling, fsync and rename.
+/// Writes `bytes` to `path` through a `.tmp` sibling, fsync and rename; every error names
+/// the file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().context("path has a parent")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let tmp = path.with_extension("tmp");
-    let mut file =
-        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {}", tmp.display()))
-}
-
-/// Deletes what a dead run left behind: files under the tables that the manifest does not
-/// list, `*.tmp` files, and the staging directory. Returns the number of files removed.
-pub fn remove_uncommitted(out: &Path, manifest: &Manifest) -> anyhow::Result<u64> {
-    let mut removed = 0;
-    for table in TABLES {
-        for file in files_under(&out.join(table))? {
-            let rel = relative(out, &file);
-            if !manifest.files.contains(&rel) {
-                std::fs::remove_file(&file)
-                    .with_context(|| format!("removing uncommitted {}", file.display()))?;
-                removed += 1;
-            }
-        }
-    }
-    let staging = out.join("_staging");
-    if staging.exists() {
-        removed += files_under(&staging)?.len() as u64;
-        std::fs::remove_dir_all(&staging)
-            .with_context(|| format!("removing {}", staging.display()))?;
-    }
-    Ok(removed)
-}
-
-/// Every file below `dir` (none if it does not exist), sorted.
-pub fn files_under(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let entries = match std::fs::read_dir(&d) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).with_context(|| format!("listing {}", d.display())),
-        };
-        for entry in entries {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    };
+    write().with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 /// `path` relative to `out`, with `/` separators (as stored in the manifest).
@@ -155,144 +501,88 @@ pub fn relative(out: &Path, path: &Path) -> String {
         .join("/")
 }
 
-/// Held while a run writes to an output directory; released on drop.
-#[derive(Debug)]
-pub struct Lock {
-    path: PathBuf,
-}
-
-/// What is written into the lock file.
-#[derive(Debug, Serialize, Deserialize)]
-struct LockInfo {
-    pid: u32,
-    host: String,
-    run_id: String,
-    started: String,
-}
-
-impl Lock {
-    /// Takes `DIR/_state/lock`. Another live run holding it is an error that names it; a
-    /// lock left by a process that no longer exists (on this host) is reported and taken
-    /// over, never waited on.
-    pub fn acquire(
-        out: &Path,
-        run_id: &str,
-        started: &str,
-    ) -> anyhow::Result<(Lock, Option<String>)> {
-        let dir = out.join("_state");
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let path = dir.join("lock");
-        let info = LockInfo {
-            pid: std::process::id(),
-            host: hostname(),
-            run_id: run_id.to_owned(),
-            started: started.to_owned(),
-        };
-        let mut stale = None;
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut file) => {
-                    file.write_all(&serde_json::to_vec(&info)?)?;
-                    file.sync_all()?;
-                    return Ok((Lock { path }, stale));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let text = std::fs::read_to_string(&path).unwrap_or_default();
-                    let holder: Option<LockInfo> = serde_json::from_str(&text).ok();
-                    match holder {
-                        Some(h) if h.host == info.host && !process_alive(h.pid) => {
-                            stale = Some(format!(
-                                "removed a stale lock of run {} (pid {} no longer exists, started {})",
-                                h.run_id, h.pid, h.started
-                            ));
-                            std::fs::remove_file(&path)
-                                .with_context(|| format!("removing stale {}", path.display()))?;
-                        }
-                        Some(h) => bail!(
-                            "{} is locked by run {} (pid {} on {}, started {}); if that run is \
-                             dead on another machine, delete {} and rerun",
-                            out.display(),
-                            h.run_id,
-                            h.pid,
-                            h.host,
-                            h.started,
-                            path.display()
-                        ),
-                        None => bail!(
-                            "{} is locked ({} exists but is unreadable); delete it if no run is \
-                             writing there",
-                            out.display(),
-                            path.display()
-                        ),
-                    }
-                }
-                Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
-            }
-        }
-        bail!("could not take {}", path.display())
-    }
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".to_owned())
-}
-
-fn process_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    const PART: &str = "measurements/test_name=whatsapp/measurement_day=2020-10-20/part-20201021T000000Z-ab12-0000.parquet";
+
     #[test]
-    fn a_second_run_is_refused_and_a_dead_runs_lock_is_taken_over() {
-        let dir = std::env::temp_dir().join(format!("ooni-lock-test-{}", std::process::id()));
-        let (lock, stale) = Lock::acquire(&dir, "run-a", "now").unwrap();
-        assert!(stale.is_none());
-        let err = Lock::acquire(&dir, "run-b", "now").unwrap_err();
-        assert!(err.to_string().contains("locked by run run-a"), "{err}");
-        drop(lock);
-        // A lock whose process is gone (pid beyond the kernel's range).
-        let info = LockInfo {
-            pid: u32::MAX - 1,
-            host: hostname(),
-            run_id: "run-dead".into(),
-            started: "then".into(),
-        };
-        std::fs::write(dir.join("_state/lock"), serde_json::to_vec(&info).unwrap()).unwrap();
-        let (_lock, stale) = Lock::acquire(&dir, "run-c", "now").unwrap();
-        assert!(stale.unwrap().contains("run-dead"));
-        std::fs::remove_dir_all(&dir).unwrap();
+    fn only_generated_names_are_the_pipelines() {
+        assert!(matches!(classify(PART), Some(Owned::Part { .. })));
+        assert!(matches!(
+            classify("failure_rates/2020-10-20.parquet"),
+            Some(Owned::Aggregate { .. })
+        ));
+        assert_eq!(
+            classify("rejects/20201021T000000Z-123-0003.jsonl"),
+            Some(Owned::Rejects)
+        );
+        assert_eq!(
+            classify("rejects/20201021T000000Z-123.jsonl"),
+            Some(Owned::Rejects)
+        );
+        for users in [
+            "measurements/notes.txt",
+            "measurements/mine/my_analysis.parquet",
+            "failure_rates/README.md",
+            "failure_rates/2020-10-20-mine.parquet",
+            "outcomes/keep.csv",
+            "measurements/test_name=x/measurement_day=2020-10-20/mine.parquet",
+            "measurements/test_name=x/measurement_day=2020-13-20/part-20201021T000000Z-1-0000.parquet",
+            "rejects/notes.jsonl",
+        ] {
+            assert_eq!(classify(users), None, "{users}");
+        }
     }
 
     #[test]
-    fn uncommitted_files_are_removed_and_committed_ones_kept() {
-        let dir = std::env::temp_dir().join(format!("ooni-state-test-{}", std::process::id()));
-        let part = dir.join("measurements/test_name=x/measurement_day=2020-10-20");
-        std::fs::create_dir_all(&part).unwrap();
-        std::fs::write(part.join("part-a.parquet"), b"x").unwrap();
-        std::fs::write(part.join("part-b.parquet"), b"x").unwrap();
-        let mut manifest = Manifest::default();
+    fn a_missing_file_takes_its_batch_siblings_and_its_runs_objects_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        let mut manifest = Manifest {
+            version: MANIFEST_VERSION,
+            ..Manifest::default()
+        };
+        for table in PARTITIONED_TABLES {
+            let rel = PART.replace("measurements", table);
+            let path = out.join(&rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, b"x").unwrap();
+            manifest.files.insert(rel);
+        }
+        let record = |run: &str| ObjectRecord {
+            size: 1,
+            etag: None,
+            run_id: run.into(),
+            days_left_out: BTreeSet::new(),
+            filter_left_out: None,
+        };
         manifest
-            .files
-            .insert("measurements/test_name=x/measurement_day=2020-10-20/part-a.parquet".into());
-        assert_eq!(remove_uncommitted(&dir, &manifest).unwrap(), 1);
-        assert!(part.join("part-a.parquet").exists());
-        assert!(!part.join("part-b.parquet").exists());
-        std::fs::remove_dir_all(&dir).unwrap();
+            .objects
+            .insert("a".into(), record("20201021T000000Z-ab12"));
+        manifest
+            .objects
+            .insert("b".into(), record("20201022T000000Z-cd34"));
+        std::fs::remove_file(out.join(PART.replace("measurements", "observations"))).unwrap();
+        let repairs = manifest.reconcile(out).unwrap();
+        assert_eq!(repairs.missing_files.len(), 1);
+        assert_eq!(repairs.objects_to_reread, 1);
+        assert!(manifest.files.is_empty());
+        assert!(!out.join(PART).exists());
+        assert!(manifest.objects.contains_key("b"));
+        assert!(manifest.stale_aggregate_days.contains("2020-10-20"));
+    }
+
+    #[test]
+    fn an_unlisted_file_in_the_pipelines_name_space_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(PART);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, b"x").unwrap();
+        let err = Manifest::default().reconcile(dir.path()).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains(PART) && text.contains("--full-refresh"), "{text}");
     }
 }

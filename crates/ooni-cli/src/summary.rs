@@ -155,6 +155,9 @@ pub struct RunSummary {
     pub until: String,
     /// Upload days read after `until`.
     pub late_upload_days: u32,
+    /// The earliest measurement day kept: `since` minus the late-upload days, so that
+    /// measurements uploaded late into the archives a nightly run reads are never lost.
+    pub first_accepted_day: String,
     /// Countries selected (empty: all).
     pub probe_cc: Vec<String>,
     /// Tests selected, key spelling (empty: all).
@@ -169,6 +172,8 @@ pub struct RunSummary {
     pub bytes_listed: u64,
     /// `raw/` twins not read because their sibling was.
     pub twins_skipped: u64,
+    /// Chosen twins that turned out damaged, and the sibling read instead.
+    pub twins_fallback: Vec<Fallback>,
     /// Objects read by this run (never read before, changed, or holding measurements an
     /// earlier run left out that this one wants).
     pub new_objects: u64,
@@ -176,6 +181,8 @@ pub struct RunSummary {
     pub already_processed_objects: u64,
     /// Files an interrupted run left uncommitted, removed before this run.
     pub uncommitted_files_removed: u64,
+    /// Committed files found missing at the start; their objects were read again.
+    pub missing_files_repaired: Vec<String>,
     /// A lock left by a dead run, taken over (what it said).
     pub stale_lock: Option<String>,
     /// Selected objects that are never read: YAML reportcans and can indexes.
@@ -184,6 +191,10 @@ pub struct RunSummary {
     pub unrecognized_keys: u64,
     /// Examples of unrecognized keys.
     pub unrecognized_examples: Vec<String>,
+    /// Symbolic links in a local source, never followed.
+    pub symlinks_ignored: u64,
+    /// Examples of them.
+    pub symlink_examples: Vec<String>,
     /// Requests to the store.
     pub requests: Requests,
     /// Reading counts.
@@ -199,6 +210,13 @@ pub struct RunSummary {
     pub observations_written: u64,
     /// Measurements OONI's fastpath would drop (still written, left out of `ooni_counts`), by reason.
     pub ooni_dropped: BTreeMap<String, u64>,
+    /// Archives the store could not deliver (S3 errors after retries, permission denied):
+    /// not recorded as read, so the next run tries them again.
+    pub retry_later: Vec<RetryLater>,
+    /// Rejects counted but not stored (over the per-archive cap).
+    pub rejects_not_stored: u64,
+    /// Batches committed.
+    pub batches_committed: u64,
     /// Files written (Parquet and rejects).
     pub files_written: u64,
     /// Those files, relative to the output directory.
@@ -209,8 +227,30 @@ pub struct RunSummary {
     pub conservation: Conservation,
     /// Wall-clock seconds per phase.
     pub seconds: BTreeMap<String, f64>,
-    /// The rejects file, when anything was rejected.
-    pub rejects_file: Option<String>,
+    /// The rejects files written (one per batch with rejects).
+    pub rejects_files: Vec<String>,
+    /// The signal that stopped the run before it finished (`SIGTERM`, `SIGINT`).
+    pub interrupted: Option<String>,
+    /// Peak resident memory of the process, in bytes.
+    pub peak_rss_bytes: Option<u64>,
     /// Cells with the highest failure rates.
     pub worst_cells: Vec<WorstCell>,
+}
+
+/// A chosen twin that turned out damaged, and its sibling, read instead.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fallback {
+    /// The damaged archive (empty, truncated or corrupt).
+    pub damaged: String,
+    /// Its twin, read as well.
+    pub read_instead: String,
+}
+
+/// An archive to be read again by the next run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetryLater {
+    /// Its key.
+    pub key: String,
+    /// Why it could not be read.
+    pub error: String,
 }

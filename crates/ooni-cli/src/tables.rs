@@ -1,5 +1,6 @@
 //! The aggregate tables, one file per measurement day, recomputed for the days a run
-//! touched (and any day an interrupted run left stale) from what is committed on disk.
+//! touched (and any day an interrupted run left stale) from the committed files the
+//! manifest lists — never from other files a user keeps in the same directories.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -22,9 +23,11 @@ pub struct Aggregates {
 }
 
 /// Rewrites `failure_rates/<day>.parquet` and `ooni_counts/<day>.parquet` for every day in
-/// `manifest.stale_aggregate_days`, recording the files in the manifest (the caller saves it).
+/// `manifest.stale_aggregate_days`, recording the files in the manifest (the caller saves
+/// it). Each file is written in the staging area and renamed into place.
 pub fn write_aggregates(
     out: &Path,
+    run_id: &str,
     manifest: &mut Manifest,
     selection: &Selection,
 ) -> anyhow::Result<Aggregates> {
@@ -35,25 +38,23 @@ pub fn write_aggregates(
         .collect();
     let mut files = Vec::new();
     if !days.is_empty() {
-        // Days between the first and last stale day are read (partition pruning keeps
-        // that cheap); only the stale days' files are rewritten.
-        let (first, last) = (days.first().copied(), days.last().copied());
-        let in_days = |lf: LazyFrame| match (first, last) {
-            (Some(first), Some(last)) => lf.filter(
-                col("measurement_day")
-                    .gt_eq(lit(first))
-                    .and(col("measurement_day").lt_eq(lit(last))),
-            ),
-            _ => lf,
-        };
         let rates = agg::collect(
-            agg::failure_rates(in_days(agg::scan_outcomes(&out.join("outcomes"))?)),
+            agg::failure_rates(agg::scan_outcomes(&manifest.table_files(
+                out,
+                "outcomes",
+                Some(&days),
+            ))?),
             "failure_rates",
         )?;
         let counts = agg::collect(
-            agg::ooni_counts(in_days(agg::scan_measurements(&out.join("measurements"))?)),
+            agg::ooni_counts(agg::scan_measurements(&manifest.table_files(
+                out,
+                "measurements",
+                Some(&days),
+            ))?),
             "ooni_counts",
         )?;
+        let staging = out.join("_staging").join(run_id);
         for (table, frame) in [("failure_rates", &rates), ("ooni_counts", &counts)] {
             for day in &days {
                 let rel = format!("{table}/{day}.parquet");
@@ -65,28 +66,49 @@ pub fn write_aggregates(
                     .collect()
                     .map_err(|e| anyhow::anyhow!("selecting {day} of {table}: {e}"))?;
                 if day_frame.height() == 0 {
-                    // Nothing measured that day any more: no file.
-                    match std::fs::remove_file(&path) {
-                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                            return Err(e).with_context(|| format!("removing {}", path.display()));
+                    // Nothing measured that day any more: no file (only ever ours).
+                    if manifest.files.remove(&rel) {
+                        match std::fs::remove_file(&path) {
+                            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                                return Err(e)
+                                    .with_context(|| format!("removing {}", path.display()));
+                            }
+                            _ => {}
                         }
-                        _ => {}
                     }
-                    manifest.files.remove(&rel);
                     continue;
                 }
                 let bytes = agg::to_parquet_bytes(&mut day_frame, table)?;
-                ooni_parquet::rewrite_parquet_bytes(bytes, &path)
-                    .with_context(|| format!("writing {}", path.display()))?;
+                let staged = staging.join(&rel);
+                ooni_parquet::rewrite_parquet_bytes(bytes, &staged)
+                    .with_context(|| format!("writing {}", staged.display()))?;
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                }
+                std::fs::rename(&staged, &path).with_context(|| {
+                    format!("moving {} to {}", staged.display(), path.display())
+                })?;
                 manifest.files.insert(rel.clone());
                 files.push(rel);
                 crate::pause::step(crate::pause::Phase::Aggregate);
             }
         }
+        let _ = std::fs::remove_dir_all(&staging);
+        let _ = std::fs::remove_dir(out.join("_staging"));
     }
+    let run_days: BTreeSet<NaiveDate> = selection
+        .since
+        .iter_days()
+        .take_while(|d| *d < selection.until)
+        .collect();
     let worst = agg::collect(
         agg::worst_cells(
-            agg::scan_failure_rates(&out.join("failure_rates"))?,
+            agg::scan_failure_rates(&manifest.table_files(
+                out,
+                "failure_rates",
+                Some(&run_days),
+            ))?,
             selection.since,
             selection.until,
             15,

@@ -6,9 +6,20 @@
 //! key's format says what the decompressed bytes hold: JSONL lines, a tar of `.post` members
 //! (postcan), or a tar of report files whose lines are the records (tarcan). Archives are
 //! streamed: at most one record is held at a time.
+//!
+//! Streaming has a price: a gzip member's CRC32 and length, and an LZ4 frame's checksums,
+//! are checked at the member's end, after records decoded from it were passed on. A member
+//! that fails its check therefore withdraws them ([`RecordError::Corrupt`]). Errors are told
+//! apart by where they arise, which is why each layer tags them ([`FaultKind`]): the store's
+//! reader ([`RecordError::Io`]: read the object again later), data that ends early
+//! ([`RecordError::Truncated`]: what was read stands) and data that fails its checks
+//! ([`RecordError::Corrupt`]).
 
+use std::cell::Cell;
 use std::io::{self, BufRead, BufReader, Read};
+use std::rc::Rc;
 
+use flate2::bufread::GzDecoder;
 use lz4_flex::frame::FrameDecoder;
 
 use crate::key::ArchiveFormat;
@@ -19,6 +30,8 @@ const LZ4_MAGIC: [u8; 4] = [0x04, 0x22, 0x4d, 0x18];
 const READ_BUFFER: usize = 256 * 1024;
 /// Buffer over one tarcan member (its lines are read through it).
 const MEMBER_BUFFER: usize = 64 * 1024;
+/// How much is decoded at a time when reading on to check a member.
+const CHECK_BUFFER: usize = 64 * 1024;
 
 /// Upper bounds that turn a hostile or broken record into a reject instead of a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +61,115 @@ pub struct ObjectTooLarge {
     pub max: u64,
 }
 
+/// Where a read below the record readers went wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FaultKind {
+    /// The store's reader failed (S3 after its retries, permission denied, a reset
+    /// connection): nothing is known about the data.
+    Store,
+    /// The compressed data ends early.
+    Cut,
+    /// The compressed data fails its integrity checks: a checksum or length mismatch, a
+    /// corrupt stream, a bad header of a later member or frame.
+    Corrupt,
+}
+
+/// An error tagged with its [`FaultKind`], carried inside an `io::Error`: flate2, lz4_flex,
+/// tar and `BufReader` hand their reader's errors on unchanged, so the tag survives them,
+/// and the record readers, which only see `io::Error`s, can still tell the causes apart.
+/// Displays as the error it wraps.
+#[derive(Debug, thiserror::Error)]
+enum Fault {
+    /// See [`FaultKind::Store`].
+    #[error(transparent)]
+    Store(io::Error),
+    /// See [`FaultKind::Cut`].
+    #[error(transparent)]
+    Cut(io::Error),
+    /// See [`FaultKind::Corrupt`].
+    #[error(transparent)]
+    Corrupt(io::Error),
+}
+
+impl FaultKind {
+    /// `error`, tagged.
+    fn tag(self, error: io::Error) -> io::Error {
+        match self {
+            // Never of kind `UnexpectedEof`, even when the store's error is: lz4_flex takes
+            // that kind, met where a block header should be, for the end of a frame, and
+            // would drop the error.
+            FaultKind::Store => io::Error::other(Fault::Store(error)),
+            FaultKind::Cut => io::Error::new(error.kind(), Fault::Cut(error)),
+            FaultKind::Corrupt => io::Error::new(error.kind(), Fault::Corrupt(error)),
+        }
+    }
+
+    /// The tag of `error`, if it has one.
+    fn of(error: &io::Error) -> Option<FaultKind> {
+        match error.get_ref()?.downcast_ref::<Fault>()? {
+            Fault::Store(_) => Some(FaultKind::Store),
+            Fault::Cut(_) => Some(FaultKind::Cut),
+            Fault::Corrupt(_) => Some(FaultKind::Corrupt),
+        }
+    }
+}
+
+/// Takes the tag off `error`: what it says, and the error as it was before tagging (what
+/// [`RecordError`]s carry, so that callers can inspect the store's own error).
+fn untag(error: io::Error) -> (Option<FaultKind>, io::Error) {
+    let Some(fault) = FaultKind::of(&error) else {
+        return (None, error);
+    };
+    let kind = error.kind();
+    match error.into_inner().map(|inner| inner.downcast::<Fault>()) {
+        Some(Ok(tagged)) => {
+            let (Fault::Store(inner) | Fault::Cut(inner) | Fault::Corrupt(inner)) = *tagged;
+            (Some(fault), inner)
+        }
+        // Not reached: `FaultKind::of` found a `Fault` inside.
+        Some(Err(inner)) => (None, io::Error::new(kind, inner)),
+        None => (None, io::Error::from(kind)),
+    }
+}
+
+/// Tags an error coming out of a decoder: the store's errors went through it already tagged;
+/// the input ending early means the data is cut short; anything else the decoder says is
+/// about the data (checksums, lengths, the compressed stream, the next member's header).
+fn decoder_fault(error: io::Error) -> io::Error {
+    if FaultKind::of(&error).is_some() || error.kind() == io::ErrorKind::Interrupted {
+        error
+    } else if error.kind() == io::ErrorKind::UnexpectedEof {
+        FaultKind::Cut.tag(error)
+    } else {
+        FaultKind::Corrupt.tag(error)
+    }
+}
+
+/// The error a decoder returns on reads after it failed (the decoders below would go on as
+/// if the stream had ended cleanly).
+fn failed_before(kind: FaultKind) -> io::Error {
+    kind.tag(io::Error::other(
+        "the compressed stream failed at an earlier read",
+    ))
+}
+
+/// The store's reader, as the innermost layer: its errors are tagged [`FaultKind::Store`]
+/// here, before a decoder sees them. `Interrupted` is retried, as `Read` callers are expected
+/// to.
+struct FromStore<R>(R);
+
+impl<R: Read> Read for FromStore<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.0.read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(FaultKind::Store.tag(e)),
+            }
+        }
+    }
+}
+
 /// Fails reads once more than `max` bytes have passed.
 struct Capped<R> {
     inner: R,
@@ -74,6 +196,12 @@ impl<R: Read> Read for Capped<R> {
     }
 }
 
+fn is_object_too_large(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<ObjectTooLarge>())
+}
+
 /// A tar member's bytes, as many as its header says: the archive ending first is an
 /// [`io::ErrorKind::UnexpectedEof`] error rather than a short member (`tar` reads a member cut
 /// by the end of its input as a shorter one).
@@ -98,6 +226,90 @@ fn short_member(missing: u64) -> io::Error {
         io::ErrorKind::UnexpectedEof,
         format!("the archive ends {missing} bytes before the end of this tar member"),
     )
+}
+
+/// Multi-member gzip, decoded one member at a time so that it is known where each member
+/// begins: `member_start` holds the decoded offset at which the member being decoded (not yet
+/// verified by its CRC32 and length) began. flate2's `bufread::GzDecoder` reads exactly one
+/// member from a `BufRead` and leaves the rest, so the next member is decoded from the same
+/// input, as flate2's `MultiGzDecoder` does. Errors are tagged ([`decoder_fault`]).
+struct GzMembers<R: BufRead> {
+    state: GzState<R>,
+    /// Decoded bytes returned so far.
+    decoded: u64,
+    member_start: Rc<Cell<u64>>,
+}
+
+enum GzState<R> {
+    /// Decoding a member (boxed: the decoder's state is large).
+    Member(Box<GzDecoder<R>>),
+    /// An error was returned; so is one at every later read.
+    Failed(FaultKind),
+    /// The input ended right after a member that passed its checks.
+    Done,
+}
+
+impl<R: BufRead> GzMembers<R> {
+    fn new(input: R, member_start: Rc<Cell<u64>>) -> Self {
+        member_start.set(0);
+        GzMembers {
+            state: GzState::Member(Box::new(GzDecoder::new(input))),
+            decoded: 0,
+            member_start,
+        }
+    }
+
+    /// After a member ended with its checks passed: begins the next one, if input is left.
+    fn next_member(&mut self) -> io::Result<()> {
+        let GzState::Member(decoder) = std::mem::replace(&mut self.state, GzState::Done) else {
+            return Ok(());
+        };
+        let mut input = decoder.into_inner();
+        let more = loop {
+            match input.fill_buf() {
+                Ok(rest) => break !rest.is_empty(),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.fail(e)),
+            }
+        };
+        if more {
+            self.member_start.set(self.decoded);
+            self.state = GzState::Member(Box::new(GzDecoder::new(input)));
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self, error: io::Error) -> io::Error {
+        let error = decoder_fault(error);
+        if let Some(kind) = FaultKind::of(&error) {
+            self.state = GzState::Failed(kind);
+        }
+        error
+    }
+}
+
+impl<R: BufRead> Read for GzMembers<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let read = match &mut self.state {
+                GzState::Member(decoder) => decoder.read(buf),
+                GzState::Failed(kind) => return Err(failed_before(*kind)),
+                GzState::Done => return Ok(0),
+            };
+            match read {
+                // The end of a member whose trailer matched what was decoded.
+                Ok(0) => self.next_member()?,
+                Ok(n) => {
+                    self.decoded += n as u64;
+                    return Ok(n);
+                }
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+    }
 }
 
 /// Notes whether the reader below an LZ4 decoder reached its end, and how many bytes were
@@ -127,22 +339,40 @@ impl<R: Read> Read for EofWatch<R> {
 /// anywhere else it is an [`io::ErrorKind::UnexpectedEof`] error. Each frame gets a fresh
 /// decoder: `lz4_flex` sizes its buffers for the first frame's block mode and size (and
 /// asserts so in debug builds), while concatenated frames may differ.
+/// Frames are what gzip members are to [`GzMembers`]: `member_start` holds the decoded offset
+/// at which the frame being decoded (its content checksum not yet checked) began, and errors
+/// are tagged the same way.
 /// Not handled (reported as errors): skippable frames, dictionary frames, and a legacy-format
 /// first frame (which is not sniffed as LZ4 in the first place).
 struct Lz4Frames<R: Read> {
     /// `None` once the input has cleanly ended.
     decoder: Option<FrameDecoder<EofWatch<R>>>,
+    /// Decoded bytes returned so far.
+    decoded: u64,
+    member_start: Rc<Cell<u64>>,
+    /// Set once an error was returned; so is one at every later read.
+    failed: Option<FaultKind>,
 }
 
 impl<R: Read> Lz4Frames<R> {
-    fn new(inner: R) -> Self {
+    fn new(inner: R, member_start: Rc<Cell<u64>>) -> Self {
+        member_start.set(0);
         Lz4Frames {
             decoder: Some(FrameDecoder::new(EofWatch {
                 inner,
                 hit_eof: false,
                 since_frame_end: 0,
             })),
+            decoded: 0,
+            member_start,
+            failed: None,
         }
+    }
+
+    fn fail(&mut self, error: io::Error) -> io::Error {
+        let error = decoder_fault(error);
+        self.failed = FaultKind::of(&error);
+        error
     }
 }
 
@@ -151,9 +381,16 @@ impl<R: Read> Read for Lz4Frames<R> {
         if buf.is_empty() {
             return Ok(0);
         }
+        if let Some(kind) = self.failed {
+            return Err(failed_before(kind));
+        }
         while let Some(decoder) = self.decoder.as_mut() {
-            let n = decoder.read(buf)?;
+            let n = match decoder.read(buf) {
+                Ok(n) => n,
+                Err(e) => return Err(self.fail(e)),
+            };
             if n > 0 {
+                self.decoded += n as u64;
                 return Ok(n);
             }
             let source = decoder.get_mut();
@@ -163,17 +400,19 @@ impl<R: Read> Read for Lz4Frames<R> {
                     self.decoder = None;
                     return Ok(0);
                 }
-                return Err(io::Error::new(
+                return Err(self.fail(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "LZ4 stream ends inside a frame",
-                ));
+                )));
             }
-            // A frame ended (its end mark was read) with input left: decode the next frame.
+            // A frame ended (its end mark was read, and its content checksum, if it has one,
+            // matched) with input left: decode the next frame.
             let mut source = match self.decoder.take() {
                 Some(decoder) => decoder.into_inner(),
                 None => return Ok(0),
             };
             source.since_frame_end = 0;
+            self.member_start.set(self.decoded);
             self.decoder = Some(FrameDecoder::new(source));
         }
         Ok(0)
@@ -249,6 +488,9 @@ pub struct Record {
 }
 
 /// A record, or part of an archive, that could not be read.
+///
+/// Every variant but [`RecordError::TooLarge`] ends the archive: it is the last item passed
+/// to the sink ([`RecordError::ends_reading`]).
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     /// A line or member over [`Limits::max_record_bytes`]; it was skipped and reading went on.
@@ -265,8 +507,10 @@ pub enum RecordError {
         /// The first bytes of the record, for the rejects file.
         head: Vec<u8>,
     },
-    /// The archive could not be read past this point (truncated gzip, broken tar, I/O error).
-    /// `partial` holds the bytes of the record that was being read, if any.
+    /// The archive could not be read past this point: the data ends early (a truncated
+    /// gzip or LZ4 stream, a tar cut short), the tar is broken, or the object passed
+    /// [`Limits::max_object_bytes`] ([`RecordError::is_object_too_large`]). The items passed
+    /// before it stand. `partial` holds the bytes of the record that was being read, if any.
     #[error("{key}: unreadable from {position} on: {source}")]
     Truncated {
         /// The archive's key.
@@ -279,25 +523,100 @@ pub enum RecordError {
         #[source]
         source: io::Error,
     },
+    /// The compressed data failed its integrity check: a gzip member's CRC32 or length, an
+    /// LZ4 frame's block or content checksum, a corrupt deflate or LZ4 stream, or a bad
+    /// header of a later member or frame. Reading stopped here.
+    ///
+    /// Those checks come at a member's end, after records decoded from it were passed on:
+    /// the last `retracted` items passed to the sink (records, and [`RecordError::TooLarge`]
+    /// errors) began in, or overlap, the member that failed, and must be taken back (they go
+    /// to the rejects, not to the tables). The items before them come from members that
+    /// passed their checks. A record that ends right at the member's start may be withdrawn
+    /// too (never one that overlaps it and is not).
+    #[error(
+        "{key}: corrupt compressed data from {position} on ({retracted} items before this error withdrawn): {source}"
+    )]
+    Corrupt {
+        /// The archive's key.
+        key: String,
+        /// The first withdrawn item; when none is withdrawn, the record being read.
+        position: Position,
+        /// How many of the items passed last are withdrawn.
+        retracted: u64,
+        /// What the decoder reported.
+        #[source]
+        source: io::Error,
+    },
+    /// The store's reader failed, not the data (S3 after its retries, permission denied, a
+    /// reset connection), and reading stopped here. A transient condition: the object was
+    /// not read whole (and its last member not checked), so it should not be recorded as
+    /// processed but read again in a later run. `partial` holds the bytes of the record that
+    /// was being read, if any.
+    #[error("{key}: reading the object failed at {position}: {source}")]
+    Io {
+        /// The archive's key.
+        key: String,
+        /// The record being read.
+        position: Position,
+        /// Bytes of that record read before the error.
+        partial: Vec<u8>,
+        /// The store reader's own error.
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl RecordError {
     /// Whether the archive stopped because it exceeded [`Limits::max_object_bytes`].
     pub fn is_object_too_large(&self) -> bool {
         match self {
-            RecordError::Truncated { source, .. } => source
-                .get_ref()
-                .is_some_and(|inner| inner.is::<ObjectTooLarge>()),
-            RecordError::TooLarge { .. } => false,
+            RecordError::Truncated { source, .. } => is_object_too_large(source),
+            RecordError::TooLarge { .. } | RecordError::Corrupt { .. } | RecordError::Io { .. } => {
+                false
+            }
+        }
+    }
+
+    /// Whether the error is the store's, not the archive's ([`RecordError::Io`]): reading
+    /// the object again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, RecordError::Io { .. })
+    }
+
+    /// Whether reading stopped at this error (all but [`RecordError::TooLarge`]); it is then
+    /// the last item of the archive.
+    pub fn ends_reading(&self) -> bool {
+        !matches!(self, RecordError::TooLarge { .. })
+    }
+
+    /// How many of the items passed just before this error are withdrawn: the `retracted`
+    /// of [`RecordError::Corrupt`], 0 otherwise.
+    pub fn retracted(&self) -> u64 {
+        match self {
+            RecordError::Corrupt { retracted, .. } => *retracted,
+            RecordError::TooLarge { .. }
+            | RecordError::Truncated { .. }
+            | RecordError::Io { .. } => 0,
+        }
+    }
+
+    /// The archive's key.
+    pub fn key(&self) -> &str {
+        match self {
+            RecordError::TooLarge { key, .. }
+            | RecordError::Truncated { key, .. }
+            | RecordError::Corrupt { key, .. }
+            | RecordError::Io { key, .. } => key,
         }
     }
 
     /// Where the error happened.
     pub fn position(&self) -> &Position {
         match self {
-            RecordError::TooLarge { position, .. } | RecordError::Truncated { position, .. } => {
-                position
-            }
+            RecordError::TooLarge { position, .. }
+            | RecordError::Truncated { position, .. }
+            | RecordError::Corrupt { position, .. }
+            | RecordError::Io { position, .. } => position,
         }
     }
 }
@@ -324,23 +643,207 @@ pub struct ArchiveStats {
     pub lz4: bool,
 }
 
-/// Counts the bytes that pass through a reader.
+/// Counts the bytes that pass through a reader, in a cell that can be read while the reader
+/// is borrowed (by `tar`).
 struct Counting<R> {
     inner: R,
-    count: u64,
+    count: Rc<Cell<u64>>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count += n as u64;
+        self.count.set(self.count.get() + n as u64);
         Ok(n)
     }
 }
 
+/// Why reading stopped: the record being read, its bytes so far, and the (tagged) error.
+struct Stop {
+    position: Position,
+    partial: Vec<u8>,
+    source: io::Error,
+}
+
+impl Stop {
+    /// Stopped between records.
+    fn between(position: Position, source: io::Error) -> Stop {
+        Stop {
+            position,
+            partial: Vec::new(),
+            source,
+        }
+    }
+}
+
+/// The items passed to the sink that the member being decoded would withdraw if it failed
+/// its checks. Items are passed in order, so a count and the first one's position say which:
+/// memory does not grow with the archive, nor with the member.
+#[derive(Debug, Default)]
+struct Unverified {
+    /// The decoded offset at which the member being decoded began, as last seen.
+    member_start: u64,
+    /// Items passed whose decoded end is past `member_start`.
+    count: u64,
+    /// The position of the first of them.
+    first: Option<Position>,
+    /// The largest decoded end among them.
+    last_end: u64,
+}
+
+impl Unverified {
+    /// Catches up with the member being decoded, which began at `start`.
+    fn catch_up(&mut self, start: u64) {
+        if start == self.member_start {
+            return;
+        }
+        self.member_start = start;
+        // A new member begins once the decoder has checked everything before `start`. The
+        // items counted were passed before it began (this is called at every item), and a
+        // record cannot end past what was decoded, so they ended at or before `start`: they
+        // are verified. Unless an end was computed past what was read (the end of an
+        // oversized postcan member, skipped later): then the count stays, as withdrawing
+        // too much is safe and too little is not.
+        if self.last_end <= start {
+            self.count = 0;
+            self.first = None;
+        }
+    }
+
+    /// Counts an item passed that ends at decoded offset `end`.
+    fn note(&mut self, start: u64, end: u64, position: &Position) {
+        self.catch_up(start);
+        if end > self.member_start {
+            if self.count == 0 {
+                self.first = Some(position.clone());
+            }
+            self.count += 1;
+            self.last_end = self.last_end.max(end);
+        }
+    }
+}
+
+/// Passes records and errors to the caller's sink, in order, and keeps what a member that
+/// fails its checks must withdraw.
+struct Emitter<'k, S> {
+    key: &'k str,
+    limits: Limits,
+    sink: S,
+    /// Where the member being decoded began (set by the decoder); `None` when the bytes are
+    /// not compressed, so that there are no checks to fail.
+    member_start: Option<Rc<Cell<u64>>>,
+    unverified: Unverified,
+}
+
+impl<S: FnMut(Result<Record, RecordError>)> Emitter<'_, S> {
+    /// Passes a record that ends at decoded offset `end`.
+    fn record(&mut self, bytes: Vec<u8>, position: Position, end: u64) {
+        self.note(end, &position);
+        (self.sink)(Ok(Record { bytes, position }));
+    }
+
+    /// Reports a record over [`Limits::max_record_bytes`] that ends at decoded offset `end`.
+    fn too_large(&mut self, position: Position, len: u64, head: Vec<u8>, end: u64) {
+        self.note(end, &position);
+        (self.sink)(Err(RecordError::TooLarge {
+            key: self.key.to_owned(),
+            position,
+            len,
+            max: self.limits.max_record_bytes,
+            head,
+        }));
+    }
+
+    fn note(&mut self, end: u64, position: &Position) {
+        if let Some(start) = &self.member_start {
+            self.unverified.note(start.get(), end, position);
+        }
+    }
+
+    /// Reports why reading stopped, as the last item, by where the error arose (see
+    /// [`FaultKind`]). An error that is none of the decoder's nor the store's (a broken tar
+    /// header, a tar member cut short) may be the first sign of corruption that the
+    /// member's checksum has yet to reveal: when `rest` (the decoded stream) is given, the
+    /// rest of that member is decoded to find out.
+    fn stop(&mut self, stop: Stop, rest: Option<&mut dyn Read>) {
+        let Stop {
+            position,
+            partial,
+            source,
+        } = stop;
+        let (mut fault, mut source) = untag(source);
+        if fault.is_none()
+            && !is_object_too_large(&source)
+            && let Some(error) = rest.and_then(|rest| self.check_member(rest))
+        {
+            let (found, error) = untag(error);
+            // A cut found further on does not explain this error: it stands.
+            if matches!(found, Some(FaultKind::Corrupt | FaultKind::Store)) {
+                (fault, source) = (found, error);
+            }
+        }
+        let key = self.key.to_owned();
+        let error = match fault {
+            Some(FaultKind::Store) => RecordError::Io {
+                key,
+                position,
+                partial,
+                source,
+            },
+            Some(FaultKind::Corrupt) => {
+                if let Some(start) = &self.member_start {
+                    self.unverified.catch_up(start.get());
+                }
+                let unverified = std::mem::take(&mut self.unverified);
+                RecordError::Corrupt {
+                    key,
+                    position: unverified.first.unwrap_or(position),
+                    retracted: unverified.count,
+                    source,
+                }
+            }
+            Some(FaultKind::Cut) | None => RecordError::Truncated {
+                key,
+                position,
+                partial,
+                source,
+            },
+        };
+        (self.sink)(Err(error));
+    }
+
+    /// Decodes the rest of the member being decoded, so that its checks run; returns the
+    /// error that ends it, if any. `None` also when the bytes are not compressed.
+    fn check_member(&self, rest: &mut dyn Read) -> Option<io::Error> {
+        let start = self.member_start.as_ref()?;
+        let member = start.get();
+        let mut scratch = vec![0u8; CHECK_BUFFER];
+        loop {
+            let read = rest.read(&mut scratch);
+            if start.get() != member {
+                // The next member began: this one passed its checks, and whatever the next
+                // holds has nothing to do with the error being explained.
+                return None;
+            }
+            match read {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Some(e),
+            }
+        }
+    }
+}
+
 /// Reads every record of one archive, calling `sink` for each record or error, in order.
-/// Never fails as a whole: an unreadable tail is reported to `sink` as
-/// [`RecordError::Truncated`] and reading stops there.
+/// Never fails as a whole: reading stops at the first error that is not
+/// [`RecordError::TooLarge`], which is then the last item:
+/// - [`RecordError::Truncated`]: the data ends early or the tar is broken (or the object is
+///   over [`Limits::max_object_bytes`]); the items before it stand;
+/// - [`RecordError::Corrupt`]: a gzip member or LZ4 frame failed its integrity check; the
+///   last [`retracted`](RecordError::retracted) items passed before it are withdrawn;
+/// - [`RecordError::Io`]: `reader` itself failed (the store, not the data); read the object
+///   again later.
 ///
 /// By `format`: [`ArchiveFormat::Jsonl`] and [`ArchiveFormat::JsonLz4`] yield lines
 /// ([`Position::Line`]); [`ArchiveFormat::Postcan`] yields `.post` members
@@ -348,12 +851,14 @@ impl<R: Read> Read for Counting<R> {
 /// ([`Position::MemberLine`]) and counts `.yaml` members in [`ArchiveStats::yaml_members`];
 /// skipped formats ([`ArchiveFormat::is_skipped`]) are not read at all
 /// ([`ArchiveStats::skipped_archive`]). Compression is sniffed, whatever the format says.
+/// After a tar's end, the rest of the stream is read too, so that the last member's checks
+/// run.
 pub fn read_records(
     key: &str,
     format: ArchiveFormat,
     reader: impl Read,
     limits: Limits,
-    mut sink: impl FnMut(Result<Record, RecordError>),
+    sink: impl FnMut(Result<Record, RecordError>),
 ) -> ArchiveStats {
     let mut stats = ArchiveStats::default();
     if format.is_skipped() {
@@ -361,9 +866,17 @@ pub fn read_records(
         stats.yaml_members = u64::from(format == ArchiveFormat::YamlLz4);
         return stats;
     }
+    let mut out = Emitter {
+        key,
+        limits,
+        sink,
+        member_start: None,
+        unverified: Unverified::default(),
+    };
+    let stored_bytes = Rc::new(Cell::new(0));
     let mut stored = Counting {
-        inner: reader,
-        count: 0,
+        inner: FromStore(reader),
+        count: Rc::clone(&stored_bytes),
     };
     // Sniff the compression from the first bytes, however the reader chunks them.
     let mut magic = [0u8; 4];
@@ -372,15 +885,9 @@ pub fn read_records(
         match stored.read(&mut magic[sniffed..]) {
             Ok(0) => break,
             Ok(n) => sniffed += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(source) => {
-                sink(Err(RecordError::Truncated {
-                    key: key.to_owned(),
-                    position: first_position(format),
-                    partial: Vec::new(),
-                    source,
-                }));
-                stats.stored_bytes = stored.count;
+                out.stop(Stop::between(first_position(format), source), None);
+                stats.stored_bytes = stored_bytes.get();
                 return stats;
             }
         }
@@ -388,47 +895,64 @@ pub fn read_records(
     let head = &magic[..sniffed];
     stats.gzip = head.starts_with(&GZIP_MAGIC);
     stats.lz4 = head.starts_with(&LZ4_MAGIC);
-    let decoded_bytes;
-    {
-        let buffered = BufReader::with_capacity(READ_BUFFER, head.chain(&mut stored));
-        let max = limits.max_object_bytes;
-        let inner: Box<dyn Read + '_> = if stats.gzip {
-            Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
-        } else if stats.lz4 {
-            Box::new(Lz4Frames::new(buffered))
-        } else {
-            Box::new(buffered)
-        };
-        let decoded: Box<dyn BufRead + '_> = Box::new(BufReader::with_capacity(
-            READ_BUFFER,
-            Capped {
-                inner,
-                left: max,
-                max,
-            },
-        ));
-        let mut decoded = Counting {
-            inner: decoded,
-            count: 0,
-        };
-        match format {
-            ArchiveFormat::Jsonl | ArchiveFormat::JsonLz4 => {
-                let (consumed, _) =
-                    read_lines(key, &mut decoded.inner, limits, &mut sink, &Position::Line);
-                decoded.count += consumed;
+    let buffered = BufReader::with_capacity(READ_BUFFER, head.chain(&mut stored));
+    let member_start = Rc::new(Cell::new(0));
+    let inner: Box<dyn Read + '_> = if stats.gzip {
+        out.member_start = Some(Rc::clone(&member_start));
+        Box::new(GzMembers::new(buffered, member_start))
+    } else if stats.lz4 {
+        out.member_start = Some(Rc::clone(&member_start));
+        Box::new(Lz4Frames::new(buffered, member_start))
+    } else {
+        Box::new(buffered)
+    };
+    let max = limits.max_object_bytes;
+    let mut decoded = BufReader::with_capacity(
+        READ_BUFFER,
+        Capped {
+            inner,
+            left: max,
+            max,
+        },
+    );
+    stats.decoded_bytes = match format {
+        ArchiveFormat::Jsonl | ArchiveFormat::JsonLz4 => {
+            let (consumed, stop) = read_lines(&mut out, &mut decoded, 0, &Position::Line);
+            if let Some(stop) = stop {
+                // Every error here is the decoder's, the store's or the object limit's:
+                // nothing to check further.
+                out.stop(stop, None);
             }
-            ArchiveFormat::Postcan => {
-                stats.other_members = read_members(key, &mut decoded, limits, &mut sink);
-            }
-            ArchiveFormat::TarLz4 => {
-                read_can_members(key, &mut decoded, limits, &mut sink, &mut stats);
-            }
-            ArchiveFormat::YamlLz4 | ArchiveFormat::CanIndex => {}
+            consumed
         }
-        decoded_bytes = decoded.count;
-    }
-    stats.decoded_bytes = decoded_bytes;
-    stats.stored_bytes = stored.count;
+        ArchiveFormat::Postcan | ArchiveFormat::TarLz4 => {
+            let consumed = Rc::new(Cell::new(0));
+            let mut counted = Counting {
+                inner: &mut decoded,
+                count: Rc::clone(&consumed),
+            };
+            let read = if format == ArchiveFormat::Postcan {
+                read_members(&mut out, &mut counted, &consumed, &mut stats)
+            } else {
+                read_can_members(&mut out, &mut counted, &consumed, &mut stats)
+            };
+            match read {
+                // Read on past the tar's end: the decoder then checks the last member (gzip
+                // CRC32 and length, LZ4 end mark and checksum), and a corrupt or cut tail is
+                // reported rather than ignored.
+                Ok(last_name) => {
+                    if let Err(source) = io::copy(&mut counted, &mut io::sink()) {
+                        let position = Position::Member(format!("after {last_name}"));
+                        out.stop(Stop::between(position, source), None);
+                    }
+                }
+                Err(stop) => out.stop(stop, Some(&mut counted)),
+            }
+            consumed.get()
+        }
+        ArchiveFormat::YamlLz4 | ArchiveFormat::CanIndex => 0,
+    };
+    stats.stored_bytes = stored_bytes.get();
     stats
 }
 
@@ -443,51 +967,38 @@ fn first_position(format: ArchiveFormat) -> Position {
 }
 
 /// Reads lines until the end of `reader` or an error, numbering them from 1 with
-/// `position`. Returns the bytes consumed and whether reading stopped at an error (already
-/// reported to `sink`).
-fn read_lines(
-    key: &str,
+/// `position`; `base` is the decoded offset at which `reader` starts. Returns the bytes
+/// consumed, and why reading stopped if it did before the end.
+fn read_lines<S: FnMut(Result<Record, RecordError>)>(
+    out: &mut Emitter<'_, S>,
     reader: &mut dyn BufRead,
-    limits: Limits,
-    sink: &mut impl FnMut(Result<Record, RecordError>),
+    base: u64,
     position: &dyn Fn(u64) -> Position,
-) -> (u64, bool) {
+) -> (u64, Option<Stop>) {
+    let max = out.limits.max_record_bytes;
     let mut consumed = 0u64;
     let mut line_no = 0u64;
     loop {
         line_no += 1;
         let mut buf = Vec::new();
-        match read_line_capped(reader, &mut buf, limits.max_record_bytes) {
-            Ok(LineEnd::Eof) => {
-                consumed += buf.len() as u64;
-                return (consumed, false);
-            }
+        match read_line_capped(reader, &mut buf, max) {
+            Ok(LineEnd::Eof) => return (consumed, None),
             Ok(LineEnd::Complete) => {
                 consumed += buf.len() as u64;
-                sink(Ok(Record {
-                    bytes: buf,
-                    position: position(line_no),
-                }));
+                out.record(buf, position(line_no), base + consumed);
             }
             Ok(LineEnd::TooLong { len }) => {
                 consumed += len;
-                sink(Err(RecordError::TooLarge {
-                    key: key.to_owned(),
-                    position: position(line_no),
-                    len,
-                    max: limits.max_record_bytes,
-                    head: buf,
-                }));
+                out.too_large(position(line_no), len, buf, base + consumed);
             }
             Err(source) => {
                 consumed += buf.len() as u64;
-                sink(Err(RecordError::Truncated {
-                    key: key.to_owned(),
+                let stop = Stop {
                     position: position(line_no),
                     partial: buf,
                     source,
-                }));
-                return (consumed, true);
+                };
+                return (consumed, Some(stop));
             }
         }
     }
@@ -541,67 +1052,44 @@ fn read_line_capped(
     }
 }
 
-fn read_members(
-    key: &str,
-    reader: &mut impl Read,
-    limits: Limits,
-    sink: &mut impl FnMut(Result<Record, RecordError>),
-) -> u64 {
-    let mut other_members = 0;
+/// A postcan's `.post` members; anything else is counted in `stats.other_members`.
+/// `consumed` counts the decoded bytes `reader` has given. Returns the name of the last
+/// member, or why reading stopped.
+fn read_members<S: FnMut(Result<Record, RecordError>)>(
+    out: &mut Emitter<'_, S>,
+    reader: &mut dyn Read,
+    consumed: &Cell<u64>,
+    stats: &mut ArchiveStats,
+) -> Result<String, Stop> {
     let mut archive = tar::Archive::new(reader);
-    let entries = match archive.entries() {
-        Ok(entries) => entries,
-        Err(source) => {
-            sink(Err(RecordError::Truncated {
-                key: key.to_owned(),
-                position: Position::Member(String::new()),
-                partial: Vec::new(),
-                source,
-            }));
-            return other_members;
-        }
-    };
+    let entries = archive
+        .entries()
+        .map_err(|source| Stop::between(Position::Member(String::new()), source))?;
     let mut last_name = String::new();
     for entry in entries {
-        let mut entry = match entry {
-            Ok(entry) => entry,
-            Err(source) => {
-                sink(Err(RecordError::Truncated {
-                    key: key.to_owned(),
-                    position: Position::Member(format!("after {last_name}")),
-                    partial: Vec::new(),
-                    source,
-                }));
-                return other_members;
-            }
-        };
+        let mut entry = entry.map_err(|source| {
+            Stop::between(Position::Member(format!("after {last_name}")), source)
+        })?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         last_name.clone_from(&name);
         if !entry.header().entry_type().is_file() || !name.ends_with(".post") {
-            other_members += 1;
+            stats.other_members += 1;
             continue;
         }
         let size = entry.size();
-        if size > limits.max_record_bytes as u64 {
+        // `tar` has read the headers and nothing of the content yet. An oversized member's
+        // content is skipped later, so its end is computed rather than read.
+        let end = consumed.get().saturating_add(size);
+        if size > out.limits.max_record_bytes as u64 {
             let mut head = Vec::new();
-            let read = (&mut entry).take(4096).read_to_end(&mut head);
-            let position = Position::Member(name);
-            if let Err(source) = read {
-                sink(Err(RecordError::Truncated {
-                    key: key.to_owned(),
-                    position,
+            if let Err(source) = (&mut entry).take(4096).read_to_end(&mut head) {
+                return Err(Stop {
+                    position: Position::Member(name),
                     partial: head,
                     source,
-                }));
-                return other_members;
+                });
             }
-            sink(Err(RecordError::TooLarge {
-                key: key.to_owned(),
-                position,
-                len: size,
-                max: limits.max_record_bytes,
-                head,
-            }));
+            out.too_large(Position::Member(name), size, head, end);
             continue;
         }
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
@@ -614,97 +1102,65 @@ fn read_members(
             }
         });
         if let Err(source) = read {
-            sink(Err(RecordError::Truncated {
-                key: key.to_owned(),
+            return Err(Stop {
                 position: Position::Member(name),
                 partial: bytes,
                 source,
-            }));
-            return other_members;
+            });
         }
-        sink(Ok(Record {
-            bytes,
-            position: Position::Member(name),
-        }));
+        out.record(bytes, Position::Member(name), end);
     }
-    other_members
+    Ok(last_name)
 }
 
 /// A tarcan's members: the lines of each `*.json` report file are records; `*.yaml` reports
-/// are counted in `stats.yaml_members`, anything else in `stats.other_members`. After the
-/// tar's end the rest of the stream is read too, so that a cut or corrupt LZ4 tail (end mark,
-/// checksum) is reported rather than ignored.
-fn read_can_members(
-    key: &str,
-    reader: &mut impl Read,
-    limits: Limits,
-    sink: &mut impl FnMut(Result<Record, RecordError>),
+/// are counted in `stats.yaml_members`, anything else in `stats.other_members`. `consumed`
+/// counts the decoded bytes `reader` has given. Returns the name of the last member, or why
+/// reading stopped.
+fn read_can_members<S: FnMut(Result<Record, RecordError>)>(
+    out: &mut Emitter<'_, S>,
+    reader: &mut dyn Read,
+    consumed: &Cell<u64>,
     stats: &mut ArchiveStats,
-) {
+) -> Result<String, Stop> {
     let mut archive = tar::Archive::new(reader);
+    let entries = archive
+        .entries()
+        .map_err(|source| Stop::between(Position::Member(String::new()), source))?;
     let mut last_name = String::new();
-    {
-        let entries = match archive.entries() {
-            Ok(entries) => entries,
-            Err(source) => {
-                sink(Err(RecordError::Truncated {
-                    key: key.to_owned(),
-                    position: Position::Member(String::new()),
-                    partial: Vec::new(),
-                    source,
-                }));
-                return;
-            }
-        };
-        for entry in entries {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(source) => {
-                    sink(Err(RecordError::Truncated {
-                        key: key.to_owned(),
-                        position: Position::Member(format!("after {last_name}")),
-                        partial: Vec::new(),
-                        source,
-                    }));
-                    return;
-                }
+    for entry in entries {
+        let entry = entry.map_err(|source| {
+            Stop::between(Position::Member(format!("after {last_name}")), source)
+        })?;
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        last_name.clone_from(&name);
+        if !entry.header().entry_type().is_file() {
+            stats.other_members += 1;
+        } else if name.ends_with(".json") {
+            let size = entry.size();
+            // `tar` has read the headers and nothing of the content yet.
+            let start = consumed.get();
+            let mut lines = BufReader::with_capacity(
+                MEMBER_BUFFER,
+                WholeMember {
+                    inner: entry,
+                    left: size,
+                },
+            );
+            let position = |line| Position::MemberLine {
+                member: name.clone(),
+                line,
             };
-            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-            last_name.clone_from(&name);
-            if !entry.header().entry_type().is_file() {
-                stats.other_members += 1;
-            } else if name.ends_with(".json") {
-                let size = entry.size();
-                let mut lines = BufReader::with_capacity(
-                    MEMBER_BUFFER,
-                    WholeMember {
-                        inner: entry,
-                        left: size,
-                    },
-                );
-                let position = |line| Position::MemberLine {
-                    member: name.clone(),
-                    line,
-                };
-                let (_, stopped) = read_lines(key, &mut lines, limits, sink, &position);
-                if stopped {
-                    return;
-                }
-            } else if name.ends_with(".yaml") {
-                stats.yaml_members += 1;
-            } else {
-                stats.other_members += 1;
+            if let (_, Some(stop)) = read_lines(out, &mut lines, start, &position) {
+                return Err(stop);
             }
+        } else if name.ends_with(".yaml") {
+            stats.yaml_members += 1;
+        } else {
+            stats.other_members += 1;
         }
     }
-    if let Err(source) = io::copy(&mut archive.into_inner(), &mut io::sink()) {
-        sink(Err(RecordError::Truncated {
-            key: key.to_owned(),
-            position: Position::Member(format!("after {last_name}")),
-            partial: Vec::new(),
-            source,
-        }));
-    }
+    Ok(last_name)
 }
 
 #[cfg(test)]
@@ -1161,24 +1617,43 @@ mod tests {
     }
 
     #[test]
-    fn lz4_trailing_garbage_and_corruption_are_errors() {
+    fn lz4_trailing_garbage_and_corruption_are_corrupt_data() {
+        // Garbage after a whole frame: the frame passed its checks, nothing is withdrawn.
         let (mut data, _) = lz4_frames(&report_b().concat(), &[]);
         data.extend_from_slice(b"garbage!");
         let (items, _) = read_all(ArchiveFormat::JsonLz4, &data, Limits::default());
-        assert!(matches!(
-            items.last(),
-            Some(Err(RecordError::Truncated { .. }))
-        ));
+        assert_eq!(items.len(), 3);
+        assert!(items[..2].iter().all(Result::is_ok));
+        match &items[2] {
+            Err(RecordError::Corrupt {
+                position,
+                retracted,
+                ..
+            }) => {
+                assert_eq!(*retracted, 0);
+                assert_eq!(*position, Position::Line(3));
+            }
+            other => panic!("{other:?}"),
+        }
 
-        // A flipped byte in a block with a checksum.
+        // A flipped byte in the second frame's last block, which has a checksum: the first
+        // frame (10 bytes) holds no whole line, so every line read is withdrawn.
         let (mut data, _) = lz4_frames(&report_b().concat(), &[10]);
         let at = data.len() - 40;
         data[at] ^= 0x55;
         let (items, _) = read_all(ArchiveFormat::JsonLz4, &data, Limits::default());
-        assert!(matches!(
-            items.last(),
-            Some(Err(RecordError::Truncated { .. }))
-        ));
+        let (read, stop) = split_stop(&items);
+        match stop {
+            RecordError::Corrupt {
+                position,
+                retracted,
+                ..
+            } => {
+                assert_eq!(*retracted, read.len() as u64);
+                assert_eq!(*position, Position::Line(1));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -1250,5 +1725,428 @@ mod tests {
             },
         );
         assert!(stats.gzip);
+    }
+
+    // ---- Integrity: members that fail their checks, stores that fail, streams cut short.
+
+    /// `{"n":i}\n` for each `i` of `range`.
+    fn numbered(range: std::ops::Range<u32>) -> Vec<u8> {
+        range
+            .map(|i| format!("{{\"n\":{i}}}\n"))
+            .collect::<String>()
+            .into_bytes()
+    }
+
+    /// The records read before the last item, and the last item, which must be an error that
+    /// ends reading.
+    fn split_stop(items: &[Result<Record, RecordError>]) -> (Vec<&Record>, &RecordError) {
+        let (last, read) = items.split_last().expect("at least one item");
+        let read: Vec<&Record> = read
+            .iter()
+            .map(|item| item.as_ref().expect("only records before the error"))
+            .collect();
+        match last {
+            Err(error) if error.ends_reading() => (read, error),
+            other => panic!("the last item does not end reading: {other:?}"),
+        }
+    }
+
+    /// Checks that `stop` withdraws exactly the records read past the first `kept`, and
+    /// names the first of them.
+    fn assert_withdraws(read: &[&Record], stop: &RecordError, kept: usize) {
+        let RecordError::Corrupt {
+            position,
+            retracted,
+            ..
+        } = stop
+        else {
+            panic!("not corrupt: {stop:?}");
+        };
+        assert!(read.len() >= kept, "{} records read", read.len());
+        assert_eq!(*retracted, (read.len() - kept) as u64, "{stop}");
+        assert_eq!(stop.retracted(), *retracted);
+        assert!(!stop.is_transient() && !stop.is_object_too_large());
+        if let Some(first) = read.get(kept) {
+            assert_eq!(*position, first.position);
+        }
+    }
+
+    /// Two gzip members: lines 0..50 and 50..100 (so a member boundary falls between lines).
+    fn two_members() -> (Vec<u8>, usize, Vec<u8>) {
+        let first = numbered(0..50);
+        let mut data = gzip(&first);
+        let boundary = data.len();
+        data.extend(gzip(&numbered(50..100)));
+        let mut whole = first;
+        whole.extend(numbered(50..100));
+        (data, boundary, whole)
+    }
+
+    #[test]
+    fn a_gzip_member_with_a_bad_crc_withdraws_its_records_and_only_those() {
+        let (mut data, _, whole) = two_members();
+        // The CRC32 is the trailer's first field: the deflate stream is intact, so every
+        // line of the second member is decoded and passed on before the mismatch shows.
+        let crc = data.len() - 8;
+        data[crc] ^= 0x01;
+        let (items, stats) = read_all(ArchiveFormat::Jsonl, &data, Limits::default());
+        let (read, stop) = split_stop(&items);
+        assert_eq!(read.len(), 100, "the second member's lines were passed on");
+        for (record, line) in read.iter().zip(whole.split_inclusive(|b| *b == b'\n')) {
+            assert_eq!(record.bytes, line);
+        }
+        assert_withdraws(&read, stop, 50);
+        assert!(stop.to_string().contains("checksum"), "{stop}");
+        assert!(stats.gzip);
+
+        // The same member with a bad length (ISIZE, the trailer's second field).
+        let (mut data, _, _) = two_members();
+        let isize = data.len() - 1;
+        data[isize] ^= 0x01;
+        let (items, _) = read_all(ArchiveFormat::Jsonl, &data, Limits::default());
+        let (read, stop) = split_stop(&items);
+        assert_withdraws(&read, stop, 50);
+
+        // A bad CRC in the first member withdraws the first member's lines only: the second
+        // is never read.
+        let (mut data, boundary, _) = two_members();
+        data[boundary - 8] ^= 0x01;
+        let (items, _) = read_all(ArchiveFormat::Jsonl, &data, Limits::default());
+        let (read, stop) = split_stop(&items);
+        assert_eq!(read.len(), 50);
+        assert_withdraws(&read, stop, 0);
+    }
+
+    #[test]
+    fn a_flipped_byte_in_a_gzip_members_deflate_data_withdraws_that_members_records() {
+        let (data, boundary, whole) = two_members();
+        let lines: Vec<&[u8]> = whole.split_inclusive(|b| *b == b'\n').collect();
+        // Every byte of the second member's deflate stream (after its 10-byte header, before
+        // its 8-byte trailer).
+        let mut corrupt = 0;
+        for at in boundary + 10..data.len() - 8 {
+            let mut data = data.clone();
+            data[at] ^= 0x10;
+            let (items, _) = read_all(ArchiveFormat::Jsonl, &data, Limits::default());
+            if items.iter().all(Result::is_ok) {
+                // The flip hit the padding after the stream's last code: nothing changed.
+                let read: Vec<&[u8]> = items.iter().flatten().map(|r| &r.bytes[..]).collect();
+                assert_eq!(read, lines, "byte {at}");
+                continue;
+            }
+            let (read, stop) = split_stop(&items);
+            // The first member's lines are read, whole and unchanged, and never withdrawn.
+            assert!(read.len() >= 50, "byte {at}: {stop}");
+            for (record, line) in read.iter().zip(&lines).take(50) {
+                assert_eq!(record.bytes, *line, "byte {at}");
+            }
+            match stop {
+                RecordError::Corrupt { .. } => {
+                    corrupt += 1;
+                    assert_withdraws(&read, stop, 50);
+                    if read.len() == 50 {
+                        assert_eq!(*stop.position(), Position::Line(51), "byte {at}");
+                    }
+                }
+                // A flip can make the deflate stream run past the input's end, which looks
+                // exactly like a cut: those lines are kept, as for any truncation.
+                RecordError::Truncated { .. } => {}
+                other => panic!("byte {at}: {other:?}"),
+            }
+        }
+        assert!(corrupt > 0);
+
+        // One flip, in the middle of the stream, asserted exactly.
+        let mut data = data;
+        let at = boundary + (data.len() - boundary) / 2;
+        data[at] ^= 0x10;
+        let (items, _) = read_all(ArchiveFormat::Jsonl, &data, Limits::default());
+        let (read, stop) = split_stop(&items);
+        assert_withdraws(&read, stop, 50);
+    }
+
+    /// A postcan's tar: `count` `.post` members of `size` bytes each, and their names.
+    fn postcan_tar(count: usize, size: usize) -> (Vec<u8>, Vec<String>) {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut names = Vec::new();
+        for i in 0..count {
+            let name = format!(
+                "2020102110_AZ_whatsapp/20201021101500.{i:06}_AZ_whatsapp_0123456789abcdef.post"
+            );
+            let body = vec![b'a' + i as u8; size];
+            let mut header = tar::Header::new_gnu();
+            header.set_size(body.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append_data(&mut header, &name, &body[..]).unwrap();
+            names.push(name);
+        }
+        (builder.into_inner().unwrap(), names)
+    }
+
+    #[test]
+    fn a_postcan_whose_gzip_fails_its_crc_withdraws_its_post_members() {
+        let (tar, names) = postcan_tar(3, 1500);
+        // One member: the tar ends before the gzip trailer, which is read anyway.
+        let mut data = gzip(&tar);
+        let crc = data.len() - 8;
+        data[crc] ^= 0x01;
+        let (items, _) = read_all(ArchiveFormat::Postcan, &data, Limits::default());
+        let (read, stop) = split_stop(&items);
+        assert_eq!(read.len(), 3);
+        assert_withdraws(&read, stop, 0);
+        assert_eq!(*stop.position(), Position::Member(names[0].clone()));
+
+        // Two gzip members split inside the second `.post` member: the first `.post` member
+        // passed its checks; the one across the boundary and the one after are withdrawn.
+        let split = 512 + 1500 + 12 + 512 + 700;
+        let mut data = gzip(&tar[..split]);
+        data.extend(gzip(&tar[split..]));
+        let crc = data.len() - 8;
+        data[crc] ^= 0x01;
+        let (items, _) = read_all(ArchiveFormat::Postcan, &data, Limits::default());
+        let (read, stop) = split_stop(&items);
+        assert_eq!(read.len(), 3);
+        assert_withdraws(&read, stop, 1);
+        assert_eq!(*stop.position(), Position::Member(names[1].clone()));
+
+        // An oversized member across the boundary is withdrawn too, and counted.
+        let limits = Limits {
+            max_record_bytes: 1000,
+            ..Limits::default()
+        };
+        let (items, _) = read_all(ArchiveFormat::Postcan, &data, limits);
+        assert_eq!(items.len(), 4);
+        assert!(
+            items[..3]
+                .iter()
+                .all(|i| matches!(i, Err(RecordError::TooLarge { .. })))
+        );
+        match &items[3] {
+            Err(RecordError::Corrupt {
+                retracted,
+                position,
+                ..
+            }) => {
+                assert_eq!(*retracted, 2);
+                assert_eq!(*position, Position::Member(names[1].clone()));
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // Intact, the same two members read without an error.
+        let mut data = gzip(&tar[..split]);
+        data.extend(gzip(&tar[split..]));
+        let (items, stats) = read_all(ArchiveFormat::Postcan, &data, Limits::default());
+        assert_eq!(items.len(), 3);
+        assert!(items.iter().all(Result::is_ok));
+        assert_eq!(stats.decoded_bytes, tar.len() as u64);
+    }
+
+    #[test]
+    fn a_broken_tar_header_in_a_member_that_fails_its_crc_is_reported_corrupt() {
+        let (tar, names) = postcan_tar(3, 1500);
+        // Stored (uncompressed) deflate blocks copy the tar through, so a flipped byte in the
+        // second tar header breaks that header's checksum before the gzip CRC is reached.
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::none());
+        encoder.write_all(&tar).unwrap();
+        let mut data = encoder.finish().unwrap();
+        let header = 10 + 5 + 512 + 1536 + 20;
+        assert_eq!(data[header], tar[512 + 1536 + 20]);
+        data[header] ^= 0x01;
+        let (items, _) = read_all(ArchiveFormat::Postcan, &data, Limits::default());
+        let (read, stop) = split_stop(&items);
+        assert_eq!(read.len(), 1);
+        assert_withdraws(&read, stop, 0);
+        assert_eq!(*stop.position(), Position::Member(names[0].clone()));
+
+        // The same broken header in a plain tar is a broken tar: nothing to withdraw.
+        let mut plain = tar.clone();
+        plain[512 + 1536 + 20] ^= 0x01;
+        let (items, _) = read_all(ArchiveFormat::Postcan, &plain, Limits::default());
+        let (read, stop) = split_stop(&items);
+        assert_eq!(read.len(), 1);
+        assert!(matches!(stop, RecordError::Truncated { .. }), "{stop:?}");
+    }
+
+    #[test]
+    fn an_lz4_frame_failing_its_checks_withdraws_the_lines_it_holds() {
+        let tar = can_tar();
+        let expected = expected_can_records();
+        // Two frames, split inside report A's third line: the first frame holds its first two
+        // lines whole.
+        let third = &expected[2].bytes;
+        let third_at = tar.windows(200).position(|w| w == &third[..200]).unwrap();
+        let (data, frame_ends) = lz4_frames(&tar, &[third_at + 100]);
+
+        // The first frame ends with its content checksum: its lines were read before it.
+        let mut bad = data.clone();
+        bad[frame_ends[0] - 1] ^= 0x01;
+        let (items, _) = read_all(ArchiveFormat::TarLz4, &bad, Limits::default());
+        let (read, stop) = split_stop(&items);
+        assert_eq!(read.len(), 2);
+        for (record, want) in read.iter().zip(&expected) {
+            assert_eq!(*record, want);
+        }
+        assert_withdraws(&read, stop, 0);
+        assert_eq!(*stop.position(), expected[0].position);
+
+        // Three frames, the last one from inside report B's first line on: a bad block
+        // checksum there leaves the lines of the first two frames, which passed their
+        // checks, and the line across the boundary is not read.
+        let b_first = &expected[3].bytes;
+        let b_at = tar.windows(200).position(|w| w == &b_first[..200]).unwrap();
+        let (mut bad, _) = lz4_frames(&tar, &[third_at + 100, b_at + 100]);
+        // Just before the 4-byte end mark: the last byte of the last block's checksum.
+        let at = bad.len() - 5;
+        bad[at] ^= 0x01;
+        let (items, _) = read_all(ArchiveFormat::TarLz4, &bad, Limits::default());
+        let (read, stop) = split_stop(&items);
+        assert_eq!(read.len(), 3);
+        assert_withdraws(&read, stop, 3);
+        assert_eq!(*stop.position(), expected[3].position);
+
+        // A reportcan whose second frame has several blocks: a bad checksum in the last one
+        // withdraws the lines read from the earlier blocks of that frame, and only those.
+        let body = numbered(0..30_000);
+        let (mut data, _) = lz4_frames(&body, &[1000]);
+        let at = data.len() - 5;
+        data[at] ^= 0x01;
+        let (items, _) = read_all(ArchiveFormat::JsonLz4, &data, Limits::default());
+        let (read, stop) = split_stop(&items);
+        let kept = body[..1000].iter().filter(|b| **b == b'\n').count();
+        assert!(read.len() > kept + 1000, "{} lines read", read.len());
+        assert!(
+            body.len() - 1000 > 2 * 65536,
+            "the second frame has several blocks"
+        );
+        assert_withdraws(&read, stop, kept);
+    }
+
+    /// Gives `data` in chunks of at most 1000 bytes, then fails with `kind`.
+    struct FailingStore<'a> {
+        data: &'a [u8],
+        kind: io::ErrorKind,
+    }
+
+    impl Read for FailingStore<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.data.is_empty() {
+                return Err(io::Error::new(self.kind, "the store gave up"));
+            }
+            let n = buf.len().min(self.data.len()).min(1000);
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_store_that_fails_is_io_not_truncated() {
+        let body = numbered(0..2000);
+        let (tar, _) = postcan_tar(3, 1500);
+        let (lz4, _) = lz4_frames(&body, &[]);
+        let cases = [
+            (ArchiveFormat::Jsonl, gzip(&body)),
+            (ArchiveFormat::Jsonl, body.clone()),
+            (ArchiveFormat::JsonLz4, lz4),
+            (ArchiveFormat::Postcan, gzip(&tar)),
+            (ArchiveFormat::Postcan, tar.clone()),
+        ];
+        for kind in [
+            io::ErrorKind::PermissionDenied,
+            io::ErrorKind::ConnectionReset,
+            io::ErrorKind::UnexpectedEof,
+        ] {
+            for (format, data) in &cases {
+                for given in [0, 3, data.len() / 2, data.len() - 1] {
+                    let store = FailingStore {
+                        data: &data[..given],
+                        kind,
+                    };
+                    let mut items = Vec::new();
+                    read_records("k", *format, store, Limits::default(), |r| items.push(r));
+                    let (_, stop) = split_stop(&items);
+                    match stop {
+                        RecordError::Io { source, .. } => {
+                            assert_eq!(source.kind(), kind);
+                            assert_eq!(source.to_string(), "the store gave up");
+                            assert!(stop.is_transient());
+                            assert_eq!(stop.retracted(), 0);
+                        }
+                        other => panic!("{format:?} {kind:?} after {given} bytes: {other:?}"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_store_error_keeps_the_line_it_broke() {
+        let body = numbered(0..10);
+        let store = FailingStore {
+            data: &body[..25],
+            kind: io::ErrorKind::ConnectionReset,
+        };
+        let mut items = Vec::new();
+        read_records("k", ArchiveFormat::Jsonl, store, Limits::default(), |r| {
+            items.push(r);
+        });
+        let (read, stop) = split_stop(&items);
+        assert_eq!(read.len(), 3);
+        match stop {
+            RecordError::Io {
+                position, partial, ..
+            } => {
+                assert_eq!(*position, Position::Line(4));
+                assert_eq!(partial[..], body[24..25]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_gzip_cut_in_its_second_member_keeps_the_records_before_the_cut() {
+        let (data, boundary, whole) = two_members();
+        let lines: Vec<&[u8]> = whole.split_inclusive(|b| *b == b'\n').collect();
+        for cut in [boundary + 5, boundary + 40, data.len() - 4] {
+            let (items, _) = read_all(ArchiveFormat::Jsonl, &data[..cut], Limits::default());
+            let (read, stop) = split_stop(&items);
+            assert!(read.len() >= 50, "cut {cut}");
+            for (record, line) in read.iter().zip(&lines) {
+                assert_eq!(record.bytes, *line, "cut {cut}");
+            }
+            match stop {
+                RecordError::Truncated {
+                    position, source, ..
+                } => {
+                    assert_eq!(*position, Position::Line(read.len() as u64 + 1));
+                    assert_eq!(source.kind(), io::ErrorKind::UnexpectedEof);
+                }
+                other => panic!("cut {cut}: {other:?}"),
+            }
+            assert!(!stop.is_transient() && stop.retracted() == 0);
+        }
+    }
+
+    #[test]
+    fn what_a_member_would_withdraw_is_forgotten_once_the_next_begins() {
+        let mut unverified = Unverified::default();
+        unverified.note(0, 10, &Position::Line(1));
+        unverified.note(0, 20, &Position::Line(2));
+        assert_eq!(unverified.count, 2);
+        // A member began at 20: both lines passed their checks.
+        unverified.note(20, 25, &Position::Line(3));
+        assert_eq!(unverified.count, 1);
+        assert_eq!(unverified.first, Some(Position::Line(3)));
+        // A record that ends at a member's start is not counted against it.
+        unverified.catch_up(25);
+        unverified.note(25, 25, &Position::Line(4));
+        assert_eq!(unverified.count, 0);
+        // An end past the next member's start (a skipped oversized member) keeps the count.
+        unverified.note(25, 100, &Position::Line(5));
+        unverified.note(50, 120, &Position::Line(6));
+        assert_eq!(unverified.count, 2);
+        assert_eq!(unverified.first, Some(Position::Line(5)));
     }
 }

@@ -5,13 +5,19 @@
 //!   upload day, hour, country, test and format, so archives are filtered before anything is
 //!   opened;
 //! - [`Selection`]: the days, countries and tests a run wants (and whether to read the legacy
-//!   cans), and [`pick_one_of_each_twin`], which reads only one of each `jsonl.gz`/`tar.gz` pair;
-//! - [`Store`] with [`LocalStore`]: where archives come from; [`inventory`] lists the
-//!   narrowest prefixes ([`plan_prefixes`]) and keeps the selected keys;
+//!   cans), and [`pair_twins`], which pairs each `jsonl.gz`/`tar.gz` twin into [`Twins`]: the
+//!   one to read (the postcan) and the other, to read instead when the first is broken;
+//! - [`Store`] with [`LocalStore`] (which never follows symbolic links, and reports them):
+//!   where archives come from; [`inventory_with_progress`] lists the narrowest prefixes
+//!   ([`plan_prefixes`]) in chunks, reporting [`ListProgress`], and keeps the selected keys
+//!   in an [`Inventory`];
 //! - [`read_records`]: streams one archive (multi-member gzip, concatenated LZ4 frames or
 //!   plain, sniffed from the bytes; JSONL lines, postcan `.post` members, or the lines of a
 //!   tarcan's `.json` members) into [`Record`]s, turning broken input into [`RecordError`]s
-//!   instead of aborting.
+//!   instead of aborting. Errors say what broke: the data ends early
+//!   ([`RecordError::Truncated`]), a gzip member or LZ4 frame fails its integrity check
+//!   ([`RecordError::Corrupt`], which withdraws the records already passed from that member),
+//!   or the store's reader fails ([`RecordError::Io`], transient).
 //!
 //! Nothing here parses measurements: that is `ooni-normalize`'s job.
 
@@ -25,10 +31,10 @@ pub use archive::{
 };
 pub use key::{ArchiveFormat, ArchiveKey, KeyError, Layout};
 pub use select::{
-    Selection, can_bucket, cans_end, cans_start, compact_test_name, pick_one_of_each_twin,
-    raw_layout_start,
+    Selection, Twins, can_bucket, cans_end, cans_start, compact_test_name, pair_twins,
+    pick_one_of_each_twin, raw_layout_start,
 };
 pub use store::{
-    Inventory, LocalStore, ObjectMeta, RequestStats, Store, StoreError, inventory, parse_day,
-    plan_prefixes,
+    Inventory, ListProgress, LocalStore, ObjectMeta, RequestStats, Store, StoreError, inventory,
+    inventory_with_progress, parse_day, plan_prefixes,
 };

@@ -1,5 +1,6 @@
 //! Which archives a run reads: days, countries and tests, decided from keys alone.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Days, NaiveDate};
@@ -9,6 +10,12 @@ use crate::key::{ArchiveFormat, ArchiveKey, Layout};
 /// The first upload day of the `raw/` layout; `jsonl/` ends on the same day (both hold it).
 pub fn raw_layout_start() -> NaiveDate {
     NaiveDate::from_ymd_opt(2020, 10, 20).unwrap_or_default()
+}
+
+/// No OONI archive is older than this day: the first can (`canned/2012-12-05/`) is a few
+/// days later, and nothing older exists in any layout.
+fn first_data_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2012, 12, 1).unwrap_or_default()
 }
 
 /// The first upload day of OONI's legacy cans (`canned/YYYY-MM-DD/` in the `ooni-data` bucket).
@@ -74,12 +81,19 @@ pub struct Selection {
 
 impl Selection {
     /// The upload days whose archives can hold measurements of `[since, until)`.
+    ///
+    /// Never a day before 2012-12-01: OONI has no data that old (its first cans are of
+    /// 2012-12-05), and a window opened wide (`--since 0001-01-01`) would otherwise plan
+    /// hundreds of thousands of prefixes that can only list empty.
     pub fn bucket_days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
         let end = self
             .until
             .checked_add_days(Days::new(u64::from(self.late_upload_days)))
             .unwrap_or(self.until);
-        self.since.iter_days().take_while(move |d| *d < end)
+        self.since
+            .max(first_data_day())
+            .iter_days()
+            .take_while(move |d| *d < end)
     }
 
     /// Whether a key's upload day, country and test fall inside the selection.
@@ -119,28 +133,60 @@ impl Selection {
     }
 }
 
-/// Keeps one archive of each `raw/` jsonl.gz/tar.gz twin (the postcan, which carries OONI's
-/// `measurement_uid`), and returns the archives in key order so runs are reproducible.
-/// `canned/` keys have no twins (their stem is the whole key) and all pass.
-/// The second element counts the twins that were left unread.
-pub fn pick_one_of_each_twin(keys: Vec<ArchiveKey>) -> (Vec<ArchiveKey>, u64) {
-    let mut by_stem: BTreeMap<(Layout, String), ArchiveKey> = BTreeMap::new();
-    let mut skipped = 0;
+/// An archive to read, with the other archive of its `raw/` twin pair, if that was listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Twins {
+    /// The archive to read: of a `jsonl.gz`/`tar.gz` pair, the postcan (it carries OONI's
+    /// `measurement_uid`).
+    pub chosen: ArchiveKey,
+    /// The other archive of the pair, which holds the same measurements: to be read instead
+    /// when `chosen` turns out broken (empty, truncated, corrupt). `None` for archives
+    /// without a listed twin (including every `canned/` key).
+    pub alternative: Option<ArchiveKey>,
+}
+
+/// Pairs each `raw/` `jsonl.gz`/`tar.gz` twin: the postcan is [`Twins::chosen`] and the other
+/// its [`Twins::alternative`] (between two archives of the same format, the first listed is
+/// chosen). Returns one [`Twins`] per stem, in key order (by layout, then stem) so runs are
+/// reproducible. `canned/` keys have no twins (their stem is the whole key). A key listed
+/// twice counts once.
+pub fn pair_twins(keys: Vec<ArchiveKey>) -> Vec<Twins> {
+    let mut by_stem: BTreeMap<(Layout, String), Twins> = BTreeMap::new();
     for key in keys {
-        let slot = (key.layout, key.stem.clone());
-        match by_stem.get(&slot) {
-            Some(existing) if existing.format == ArchiveFormat::Postcan => skipped += 1,
-            Some(_) if key.format == ArchiveFormat::Postcan => {
-                skipped += 1;
-                by_stem.insert(slot, key);
+        let twins = match by_stem.entry((key.layout, key.stem.clone())) {
+            Entry::Vacant(slot) => {
+                slot.insert(Twins {
+                    chosen: key,
+                    alternative: None,
+                });
+                continue;
             }
-            Some(_) => skipped += 1,
-            None => {
-                by_stem.insert(slot, key);
-            }
+            Entry::Occupied(slot) => slot.into_mut(),
+        };
+        let listed_again = twins.chosen.key == key.key
+            || twins.alternative.as_ref().is_some_and(|a| a.key == key.key);
+        if listed_again {
+            continue;
         }
+        if twins.chosen.format != ArchiveFormat::Postcan && key.format == ArchiveFormat::Postcan {
+            let other = std::mem::replace(&mut twins.chosen, key);
+            twins.alternative = Some(other);
+        } else if twins.alternative.is_none() {
+            twins.alternative = Some(key);
+        }
+        // A third archive of one stem cannot be: a stem has two suffixes.
     }
-    (by_stem.into_values().collect(), skipped)
+    by_stem.into_values().collect()
+}
+
+/// Keeps one archive of each `raw/` jsonl.gz/tar.gz twin (the postcan), in key order: the
+/// [`Twins::chosen`] of [`pair_twins`]. The second element counts the keys left unread
+/// (twins, and keys listed twice).
+pub fn pick_one_of_each_twin(keys: Vec<ArchiveKey>) -> (Vec<ArchiveKey>, u64) {
+    let listed = keys.len();
+    let twins = pair_twins(keys);
+    let skipped = listed.saturating_sub(twins.len()) as u64;
+    (twins.into_iter().map(|t| t.chosen).collect(), skipped)
 }
 
 #[cfg(test)]
@@ -241,6 +287,95 @@ mod tests {
         assert_eq!(can_bucket(day("2020-06-02")), Some("ooni-data-eu-fra"));
         assert_eq!(can_bucket(day("2020-10-21")), Some("ooni-data-eu-fra"));
         assert_eq!(can_bucket(day("2020-10-22")), None);
+    }
+
+    #[test]
+    fn twins_are_paired_with_the_postcan_chosen_in_either_order() {
+        let dir = "raw/20201021/10/AZ/whatsapp";
+        let jsonl =
+            ArchiveKey::parse(&format!("{dir}/2020102110_AZ_whatsapp.n0.0.jsonl.gz")).unwrap();
+        let tar = ArchiveKey::parse(&format!("{dir}/2020102110_AZ_whatsapp.n0.0.tar.gz")).unwrap();
+        let single =
+            ArchiveKey::parse(&format!("{dir}/2020102110_AZ_whatsapp.n0.1.jsonl.gz")).unwrap();
+        let lone_tar =
+            ArchiveKey::parse(&format!("{dir}/2020102110_AZ_whatsapp.n0.2.tar.gz")).unwrap();
+        let can = ArchiveKey::parse("canned/2020-10-21/web_connectivity.00.tar.lz4").unwrap();
+        let expected = vec![
+            Twins {
+                chosen: tar.clone(),
+                alternative: Some(jsonl.clone()),
+            },
+            Twins {
+                chosen: single.clone(),
+                alternative: None,
+            },
+            Twins {
+                chosen: lone_tar.clone(),
+                alternative: None,
+            },
+            Twins {
+                chosen: can.clone(),
+                alternative: None,
+            },
+        ];
+        for keys in [
+            vec![
+                jsonl.clone(),
+                tar.clone(),
+                single.clone(),
+                lone_tar.clone(),
+                can.clone(),
+            ],
+            vec![
+                can.clone(),
+                lone_tar.clone(),
+                tar.clone(),
+                single.clone(),
+                jsonl.clone(),
+            ],
+            // Listed twice: counts once.
+            vec![
+                tar.clone(),
+                jsonl.clone(),
+                tar.clone(),
+                jsonl.clone(),
+                single.clone(),
+                lone_tar.clone(),
+                can.clone(),
+            ],
+        ] {
+            let listed = keys.len() as u64;
+            assert_eq!(pair_twins(keys.clone()), expected);
+            let (picked, skipped) = pick_one_of_each_twin(keys);
+            let chosen: Vec<ArchiveKey> = expected.iter().map(|t| t.chosen.clone()).collect();
+            assert_eq!(picked, chosen);
+            assert_eq!(skipped, listed - 4);
+        }
+    }
+
+    #[test]
+    fn bucket_days_never_start_before_ooni_had_data() {
+        let sel = Selection {
+            since: NaiveDate::MIN,
+            until: day("2012-12-03"),
+            ..Selection::default()
+        };
+        let days: Vec<_> = sel.bucket_days().map(|d| d.to_string()).collect();
+        assert_eq!(days, ["2012-12-01", "2012-12-02"]);
+        let sel = Selection {
+            since: day("0001-01-01"),
+            until: day("2012-12-01"),
+            ..Selection::default()
+        };
+        assert_eq!(sel.bucket_days().count(), 0);
+        // A later start is kept as it is.
+        let sel = Selection {
+            since: day("2012-12-02"),
+            until: day("2012-12-03"),
+            ..Selection::default()
+        };
+        let days: Vec<_> = sel.bucket_days().map(|d| d.to_string()).collect();
+        assert_eq!(days, ["2012-12-02"]);
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! that holds OONI's key layout (`raw/…`, `jsonl/…`, `canned/…`); an S3 store implements the
 //! same trait.
 
+use std::collections::BTreeSet;
 use std::fs;
-use std::io::Read;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use chrono::NaiveDate;
 
@@ -91,6 +93,53 @@ pub trait Store: Send + Sync {
     ) -> Result<Box<dyn Read + Send>, StoreError>;
     /// Requests made so far.
     fn request_stats(&self) -> RequestStats;
+    /// The keys of the symbolic links met while listing so far, sorted: they were neither
+    /// listed nor followed. Empty for stores without links (S3).
+    fn ignored_symlinks(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// The key levels directly below `prefix` (`""` or ending in `/`): each distinct
+    /// `prefix + NAME + "/"` under which the store holds something, sorted, like S3's
+    /// `CommonPrefixes` for a listing with delimiter `/`. `raw/20201021/` gives
+    /// `raw/20201021/00/`, `raw/20201021/01/`, …; objects directly under `prefix` are not
+    /// returned. A returned prefix may hold nothing to read (an empty directory, an S3
+    /// "directory" placeholder object).
+    ///
+    /// This is how a planner discovers the next level of a layout when a filter is missing,
+    /// at the cost of one call per level instead of a listing of everything below. The
+    /// default derives the levels from [`Store::list`], which is correct but lists the whole
+    /// subtree; [`LocalStore`] and the S3 store answer from one directory read or one
+    /// delimiter listing (a call per page of 1,000 prefixes). A `prefix` that is neither
+    /// empty nor ends in `/` is an error.
+    fn list_common_prefixes(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        check_level_prefix(&self.location(), prefix)?;
+        let mut out = BTreeSet::new();
+        for object in self.list(prefix)? {
+            if let Some(rest) = object.key.strip_prefix(prefix)
+                && let Some((name, _)) = rest.split_once('/')
+                && !name.is_empty()
+            {
+                out.insert(format!("{prefix}{name}/"));
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+}
+
+/// Refuses a [`Store::list_common_prefixes`] prefix that does not end at a key level: the
+/// answer would depend on the store (S3 would match partial names, a directory cannot).
+fn check_level_prefix(location: &str, prefix: &str) -> Result<(), StoreError> {
+    if prefix.is_empty() || prefix.ends_with('/') {
+        return Ok(());
+    }
+    Err(StoreError::List {
+        location: location.to_owned(),
+        prefix: prefix.to_owned(),
+        source: Box::new(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a prefix listed by level must be empty or end in '/'",
+        )),
+    })
 }
 
 /// The narrowest prefixes that can hold the selection's archives: per upload day in `raw/`
@@ -167,48 +216,98 @@ pub struct Inventory {
     pub unrecognized: Vec<KeyError>,
     /// Number of list calls made (pages, for S3).
     pub list_calls: u64,
+    /// Keys of the symbolic links the store met under the listed prefixes (or on the way to
+    /// them), sorted: never followed, so whatever they point to was not listed
+    /// ([`Store::ignored_symlinks`]).
+    pub symlinks_ignored: Vec<String>,
 }
 
+/// How far [`inventory_with_progress`] has got, reported after each chunk of prefixes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListProgress {
+    /// Prefixes listed so far.
+    pub prefixes_done: u64,
+    /// Prefixes to list in all (those a broader one covers are not counted).
+    pub prefixes_total: u64,
+    /// Distinct objects listed so far, whether the selection keeps them or not.
+    pub objects_found: u64,
+}
+
+/// How many prefixes go to one [`Store::list_many`] call: enough for a remote store's
+/// concurrency, few enough that progress is reported every few seconds.
+const LIST_CHUNK: usize = 256;
+
 /// Lists the selection's prefixes and keeps the keys whose day, country and test match.
+/// [`inventory_with_progress`] without the progress.
 pub fn inventory(store: &dyn Store, selection: &Selection) -> Result<Inventory, StoreError> {
+    inventory_with_progress(store, selection, &mut |_| {})
+}
+
+/// Lists the selection's prefixes ([`plan_prefixes`]) and keeps the keys whose day, country
+/// and test match. Prefixes are listed in chunks, in order, and `progress` is called after
+/// each chunk, so that a wide window does not list for minutes without a word.
+pub fn inventory_with_progress(
+    store: &dyn Store,
+    selection: &Selection,
+    progress: &mut dyn FnMut(ListProgress),
+) -> Result<Inventory, StoreError> {
     let mut prefixes = plan_prefixes(selection);
     prefixes.sort();
     prefixes.dedup();
-    // A broader prefix already covers narrower ones (e.g. `jsonl/` covers `jsonl/tn/`).
+    // A broader prefix already covers narrower ones (e.g. `jsonl/` covers `jsonl/tn/`). In
+    // sorted order, the prefixes a kept one covers follow it directly, so comparing with the
+    // last kept is enough (comparing with all would be quadratic in the days of the window).
     let mut kept: Vec<String> = Vec::new();
     for p in prefixes {
-        if !kept.iter().any(|k| p.starts_with(k.as_str())) {
+        if !kept.last().is_some_and(|k| p.starts_with(k.as_str())) {
             kept.push(p);
         }
     }
     let mut inv = Inventory::default();
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = BTreeSet::new();
     let before = store.request_stats().list_calls;
-    for obj in store.list_many(&kept)? {
-        if !seen.insert(obj.key.clone()) {
-            continue;
-        }
-        match ArchiveKey::parse(&obj.key) {
-            Ok(key) if selection.selects(&key) && key.format.is_skipped() => {
-                inv.skipped.push((obj, key));
+    let mut listed = ListProgress {
+        prefixes_total: kept.len() as u64,
+        ..ListProgress::default()
+    };
+    for chunk in kept.chunks(LIST_CHUNK) {
+        for obj in store.list_many(chunk)? {
+            if !seen.insert(obj.key.clone()) {
+                continue;
             }
-            Ok(key) if selection.selects(&key) => inv.archives.push((obj, key)),
-            Ok(_) => {}
-            Err(e) => inv.unrecognized.push(e),
+            match ArchiveKey::parse(&obj.key) {
+                Ok(key) if selection.selects(&key) && key.format.is_skipped() => {
+                    inv.skipped.push((obj, key));
+                }
+                Ok(key) if selection.selects(&key) => inv.archives.push((obj, key)),
+                Ok(_) => {}
+                Err(e) => inv.unrecognized.push(e),
+            }
         }
+        listed.prefixes_done += chunk.len() as u64;
+        listed.objects_found = seen.len() as u64;
+        progress(listed);
     }
     inv.list_calls = store.request_stats().list_calls - before;
+    inv.symlinks_ignored = store.ignored_symlinks();
     inv.archives.sort();
     inv.skipped.sort();
     Ok(inv)
 }
 
 /// A directory laid out like OONI's bucket.
+///
+/// Below its root, symbolic links are never followed, whether they name an archive or a
+/// directory (including `raw/`, `jsonl/…` or the listed day itself): a link could lead out
+/// of the source, or list an archive twice. Each one met is remembered and reported
+/// ([`Store::ignored_symlinks`]). The root itself may be a link.
 #[derive(Debug)]
 pub struct LocalStore {
     root: PathBuf,
     lists: AtomicU64,
     opens: AtomicU64,
+    /// Keys of the symbolic links met while listing.
+    symlinks: Mutex<BTreeSet<String>>,
 }
 
 impl LocalStore {
@@ -218,7 +317,53 @@ impl LocalStore {
             root: root.into(),
             lists: AtomicU64::new(0),
             opens: AtomicU64::new(0),
+            symlinks: Mutex::new(BTreeSet::new()),
         }
+    }
+
+    fn ignore_symlink(&self, key: String) {
+        // A panic elsewhere while the set was held leaves it whole: use it anyway.
+        self.symlinks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key);
+    }
+
+    /// The directory that `prefix` names, reached one component at a time from the root so
+    /// that a symbolic link on the way is noted and not followed. `None` when there is no
+    /// such directory (or a link stands in the way).
+    fn prefix_dir(&self, prefix: &str) -> Result<Option<PathBuf>, StoreError> {
+        let mut dir = self.root.clone();
+        let mut key = String::new();
+        for part in prefix.split('/').filter(|part| !part.is_empty()) {
+            if part == "." || part == ".." {
+                return Ok(None);
+            }
+            dir.push(part);
+            if !key.is_empty() {
+                key.push('/');
+            }
+            key.push_str(part);
+            match fs::symlink_metadata(&dir) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    self.ignore_symlink(key);
+                    return Ok(None);
+                }
+                Ok(meta) if meta.is_dir() => {}
+                // A file where the prefix wants a directory: nothing below it.
+                Ok(_) => return Ok(None),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                    ) =>
+                {
+                    return Ok(None);
+                }
+                Err(e) => return Err(self.list_error(prefix, e)),
+            }
+        }
+        Ok(Some(dir))
     }
 
     fn list_error(&self, prefix: &str, source: std::io::Error) -> StoreError {
@@ -237,20 +382,24 @@ impl Store for LocalStore {
 
     fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
         self.lists.fetch_add(1, Ordering::Relaxed);
-        // Prefixes here always end at a directory boundary.
-        let dir = self.root.join(prefix.trim_end_matches('/'));
         let mut out = Vec::new();
-        if !dir.is_dir() {
+        // Prefixes here always end at a directory boundary.
+        let Some(dir) = self.prefix_dir(prefix)? else {
             return Ok(out);
-        }
+        };
         let mut stack = vec![dir];
         while let Some(dir) = stack.pop() {
             let entries = fs::read_dir(&dir).map_err(|e| self.list_error(prefix, e))?;
             for entry in entries {
                 let entry = entry.map_err(|e| self.list_error(prefix, e))?;
+                // The entry's own type: a link is a link, whatever it points to.
                 let file_type = entry.file_type().map_err(|e| self.list_error(prefix, e))?;
                 let path = entry.path();
-                if file_type.is_dir() {
+                if file_type.is_symlink() {
+                    if let Some(key) = relative_key(&self.root, &path) {
+                        self.ignore_symlink(key);
+                    }
+                } else if file_type.is_dir() {
                     stack.push(path);
                 } else if file_type.is_file() {
                     let meta = entry.metadata().map_err(|e| self.list_error(prefix, e))?;
@@ -295,6 +444,44 @@ impl Store for LocalStore {
             get_calls: self.opens.load(Ordering::Relaxed),
             ..RequestStats::default()
         }
+    }
+
+    fn ignored_symlinks(&self) -> Vec<String> {
+        self.symlinks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// The subdirectories of the directory `prefix` names, from one directory read. Symbolic
+    /// links, on the way to it or inside it, are never followed: each one met is noted
+    /// ([`Store::ignored_symlinks`]) and left out, as [`Store::list`] leaves it out. Names
+    /// that are not UTF-8 are left out too (no key can name them).
+    fn list_common_prefixes(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        check_level_prefix(&self.location(), prefix)?;
+        self.lists.fetch_add(1, Ordering::Relaxed);
+        let Some(dir) = self.prefix_dir(prefix)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let entries = fs::read_dir(&dir).map_err(|e| self.list_error(prefix, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| self.list_error(prefix, e))?;
+            // The entry's own type: a link is a link, whatever it points to.
+            let file_type = entry.file_type().map_err(|e| self.list_error(prefix, e))?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if file_type.is_symlink() {
+                self.ignore_symlink(format!("{prefix}{name}"));
+            } else if file_type.is_dir() {
+                out.push(format!("{prefix}{name}/"));
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 }
 
@@ -486,5 +673,283 @@ mod tests {
             crate::pick_one_of_each_twin(inv.archives.into_iter().map(|(_, k)| k).collect());
         assert_eq!(picked.len(), 4);
         assert_eq!(twins, 0);
+    }
+
+    /// Writes `bytes` at `path`, creating its directories.
+    fn put(path: &Path, bytes: &[u8]) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, bytes).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn local_store_never_follows_symlinks_and_reports_them() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let hour = root.join("raw/20201021/10/AZ/whatsapp");
+        let real = hour.join("2020102110_AZ_whatsapp.n0.0.jsonl.gz");
+        put(&real, b"abc");
+        // An archive that is a link to another (inside the root).
+        symlink(&real, hour.join("2020102110_AZ_whatsapp.n0.1.jsonl.gz")).unwrap();
+        // An hour directory that is a link to a directory outside the root.
+        let away_hour = elsewhere.path().join("hour");
+        put(
+            &away_hour.join("AZ/whatsapp/2020102111_AZ_whatsapp.n0.0.jsonl.gz"),
+            b"x",
+        );
+        symlink(&away_hour, root.join("raw/20201021/11")).unwrap();
+        // A day directory (a listed prefix itself) that is a link outside the root.
+        let away_day = elsewhere.path().join("day");
+        put(
+            &away_day.join("10/AZ/whatsapp/2020102210_AZ_whatsapp.n0.0.jsonl.gz"),
+            b"x",
+        );
+        symlink(&away_day, root.join("raw/20201022")).unwrap();
+        let links = [
+            "raw/20201021/10/AZ/whatsapp/2020102110_AZ_whatsapp.n0.1.jsonl.gz",
+            "raw/20201021/11",
+            "raw/20201022",
+        ];
+
+        // Listed per day, and per hour, country and test (the hour link is then met on
+        // the way down to the prefix).
+        for sel in [
+            selection(&[], &[], "2020-10-21", "2020-10-23"),
+            selection(&["AZ"], &["whatsapp"], "2020-10-21", "2020-10-23"),
+        ] {
+            let store = LocalStore::new(root);
+            let inv = inventory(&store, &sel).unwrap();
+            let keys: Vec<&str> = inv.archives.iter().map(|(o, _)| o.key.as_str()).collect();
+            assert_eq!(
+                keys,
+                ["raw/20201021/10/AZ/whatsapp/2020102110_AZ_whatsapp.n0.0.jsonl.gz"]
+            );
+            assert!(inv.unrecognized.is_empty());
+            assert_eq!(inv.symlinks_ignored, links);
+            assert_eq!(store.ignored_symlinks(), links);
+        }
+
+        // The root itself may be a link.
+        let link_to_root = elsewhere.path().join("root");
+        symlink(root, &link_to_root).unwrap();
+        let store = LocalStore::new(&link_to_root);
+        let sel = selection(&[], &[], "2020-10-21", "2020-10-23");
+        let inv = inventory(&store, &sel).unwrap();
+        assert_eq!(inv.archives.len(), 1);
+        assert_eq!(inv.symlinks_ignored, links);
+
+        // A link higher up (`raw` itself) hides everything below it.
+        let other = tempfile::tempdir().unwrap();
+        symlink(root.join("raw"), other.path().join("raw")).unwrap();
+        let store = LocalStore::new(other.path());
+        let inv = inventory(&store, &sel).unwrap();
+        assert!(inv.archives.is_empty());
+        assert_eq!(inv.symlinks_ignored, ["raw"]);
+    }
+
+    /// A local store that remembers how many prefixes each `list_many` call was given.
+    struct Chunked {
+        inner: LocalStore,
+        calls: std::sync::Mutex<Vec<usize>>,
+    }
+
+    impl Store for Chunked {
+        fn location(&self) -> String {
+            self.inner.location()
+        }
+        fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+            self.inner.list(prefix)
+        }
+        fn list_many(&self, prefixes: &[String]) -> Result<Vec<ObjectMeta>, StoreError> {
+            self.calls.lock().unwrap().push(prefixes.len());
+            self.inner.list_many(prefixes)
+        }
+        fn open(
+            &self,
+            key: &str,
+            expected_size: Option<u64>,
+        ) -> Result<Box<dyn Read + Send>, StoreError> {
+            self.inner.open(key, expected_size)
+        }
+        fn request_stats(&self) -> RequestStats {
+            self.inner.request_stats()
+        }
+    }
+
+    #[test]
+    fn inventory_lists_in_chunks_and_reports_progress_after_each() {
+        let dir = tempfile::tempdir().unwrap();
+        // 600 days from 2020-10-21, one raw/ prefix each; archives on the 1st, 300th and
+        // 600th day, so one in each chunk.
+        let first = parse_day("2020-10-21").unwrap();
+        for n in [0, 299, 599] {
+            let day = first + chrono::Days::new(n);
+            let compact = day.format("%Y%m%d");
+            put(
+                &dir.path().join(format!(
+                    "raw/{compact}/10/AZ/whatsapp/{compact}10_AZ_whatsapp.n0.0.jsonl.gz"
+                )),
+                b"x",
+            );
+        }
+        let store = Chunked {
+            inner: LocalStore::new(dir.path()),
+            calls: std::sync::Mutex::new(Vec::new()),
+        };
+        let until = (first + chrono::Days::new(600)).to_string();
+        let sel = selection(&[], &[], "2020-10-21", &until);
+        let mut seen = Vec::new();
+        let inv = inventory_with_progress(&store, &sel, &mut |p| seen.push(p)).unwrap();
+        assert_eq!(inv.archives.len(), 3);
+        assert_eq!(inv.list_calls, 600);
+        assert_eq!(*store.calls.lock().unwrap(), [256, 256, 88]);
+        let progress = |done, found| ListProgress {
+            prefixes_done: done,
+            prefixes_total: 600,
+            objects_found: found,
+        };
+        assert_eq!(seen, [progress(256, 1), progress(512, 2), progress(600, 3)]);
+    }
+
+    #[test]
+    fn a_window_opened_wide_plans_nothing_before_2012_12_01() {
+        let sel = selection(&["AZ"], &["whatsapp"], "0001-01-01", "2012-12-03");
+        assert_eq!(
+            plan_prefixes(&sel),
+            ["jsonl/whatsapp/AZ/20121201/", "jsonl/whatsapp/AZ/20121202/"]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn local_store_lists_key_levels_without_following_links() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let day = root.join("raw/20201021");
+        put(
+            &day.join("00/AZ/whatsapp/2020102100_AZ_whatsapp.n0.0.jsonl.gz"),
+            b"a",
+        );
+        put(
+            &day.join("10/AZ/telegram/2020102110_AZ_telegram.n0.0.jsonl.gz"),
+            b"b",
+        );
+        put(
+            &day.join("10/RU/whatsapp/2020102110_RU_whatsapp.n0.0.jsonl.gz"),
+            b"c",
+        );
+        // A file beside the hours is not a level; an empty directory is one.
+        put(&day.join("README"), b"x");
+        fs::create_dir_all(day.join("23")).unwrap();
+        // An hour that is a link to a directory outside the root, and a link to a file.
+        put(&elsewhere.path().join("hour/AZ/x.jsonl.gz"), b"x");
+        symlink(elsewhere.path().join("hour"), day.join("11")).unwrap();
+        symlink(day.join("README"), day.join("12")).unwrap();
+        put(&root.join("jsonl/whatsapp/AZ/20201020/00/a.jsonl.gz"), b"d");
+
+        let store = LocalStore::new(root);
+        assert_eq!(store.list_common_prefixes("").unwrap(), ["jsonl/", "raw/"]);
+        assert_eq!(
+            store.list_common_prefixes("raw/").unwrap(),
+            ["raw/20201021/"]
+        );
+        assert_eq!(
+            store.list_common_prefixes("raw/20201021/").unwrap(),
+            ["raw/20201021/00/", "raw/20201021/10/", "raw/20201021/23/"]
+        );
+        assert_eq!(
+            store.list_common_prefixes("raw/20201021/10/").unwrap(),
+            ["raw/20201021/10/AZ/", "raw/20201021/10/RU/"]
+        );
+        assert_eq!(
+            store.list_common_prefixes("raw/20201021/10/AZ/").unwrap(),
+            ["raw/20201021/10/AZ/telegram/"]
+        );
+        // Below the last level, and where nothing is, there is nothing.
+        assert!(
+            store
+                .list_common_prefixes("raw/20201021/10/AZ/telegram/")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .list_common_prefixes("raw/20991231/")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .list_common_prefixes("raw/20201021/README/")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .list_common_prefixes("raw/../raw/")
+                .unwrap()
+                .is_empty()
+        );
+        // Through a link: nothing, and the link is reported.
+        assert!(
+            store
+                .list_common_prefixes("raw/20201021/11/")
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.ignored_symlinks(),
+            ["raw/20201021/11", "raw/20201021/12"]
+        );
+        // One directory read per call (the refused prefix below costs none).
+        assert_eq!(store.request_stats().list_calls, 10);
+
+        let err = store.list_common_prefixes("raw/2020").unwrap_err();
+        assert!(matches!(&err, StoreError::List { prefix, .. } if prefix == "raw/2020"));
+        assert_eq!(store.request_stats().list_calls, 10);
+    }
+
+    #[test]
+    fn the_default_key_levels_come_from_the_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for key in [
+            "raw/20201021/00/AZ/whatsapp/2020102100_AZ_whatsapp.n0.0.jsonl.gz",
+            "raw/20201021/10/AZ/telegram/2020102110_AZ_telegram.n0.0.jsonl.gz",
+            "raw/20201021/10/RU/whatsapp/2020102110_RU_whatsapp.n0.0.jsonl.gz",
+            "raw/20201021/README",
+            "raw/20201022/00/AZ/whatsapp/2020102200_AZ_whatsapp.n0.0.jsonl.gz",
+        ] {
+            put(&root.join(key), b"x");
+        }
+        // `Chunked` does not override list_common_prefixes: the trait's default answers.
+        let derived = Chunked {
+            inner: LocalStore::new(root),
+            calls: std::sync::Mutex::new(Vec::new()),
+        };
+        let local = LocalStore::new(root);
+        for prefix in [
+            "",
+            "raw/",
+            "raw/20201021/",
+            "raw/20201021/10/",
+            "raw/20201021/10/AZ/",
+            "jsonl/",
+        ] {
+            assert_eq!(
+                derived.list_common_prefixes(prefix).unwrap(),
+                local.list_common_prefixes(prefix).unwrap(),
+                "{prefix}"
+            );
+        }
+        assert_eq!(
+            derived.list_common_prefixes("raw/20201021/").unwrap(),
+            ["raw/20201021/00/", "raw/20201021/10/"]
+        );
+        assert!(derived.list_common_prefixes("raw").is_err());
     }
 }
