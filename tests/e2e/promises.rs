@@ -39,10 +39,8 @@ fn az_run(source: &Path, out: &Path, extra: &[&str]) -> Run {
 
 /// The reference output of the scenario, computed once per test process.
 fn az_reference() -> &'static (tempfile::TempDir, BTreeMap<&'static str, Vec<Row>>) {
-    static REFERENCE: std::sync::OnceLock<(
-        tempfile::TempDir,
-        BTreeMap<&'static str, Vec<Row>>,
-    )> = std::sync::OnceLock::new();
+    static REFERENCE: std::sync::OnceLock<(tempfile::TempDir, BTreeMap<&'static str, Vec<Row>>)> =
+        std::sync::OnceLock::new();
     REFERENCE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let run = az_run(&sample_bucket(), &dir.path().join("out"), &[]);
@@ -77,7 +75,12 @@ fn bucket_copy(dir: &Path) -> PathBuf {
 
 /// Starts a run that pauses at `point` (`phase:n`); returns the child and its pause file
 /// once it paused, or `None` if it finished before reaching that point.
-fn start_paused(args: &[String], out: &Path, point: &str, flag: &Path) -> Option<std::process::Child> {
+fn start_paused(
+    args: &[String],
+    out: &Path,
+    point: &str,
+    flag: &Path,
+) -> Option<std::process::Child> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ooni-pipeline"))
         .args(args)
         .args(["--out", out.to_str().unwrap()])
@@ -216,7 +219,11 @@ fn a_lock_left_by_a_container_is_taken_over_once_its_lease_ends() {
     write_lock(&out, 1, "ooni-nightly-28745-abcde", -5);
     let run = az_run(&sample_bucket(), &out, &[]);
     assert_eq!(run.status, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("took over the stale lock"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("took over the stale lock"),
+        "{}",
+        run.stderr
+    );
     assert!(!out.join("_state/lock").exists(), "released at the end");
 
     // Lease still running for a few seconds, on another host: watched, then taken over.
@@ -245,7 +252,11 @@ fn a_live_run_on_this_host_is_refused_at_once() {
     let started = Instant::now();
     let second = az_run(&sample_bucket(), &out, &[]);
     assert_eq!(second.status, 1, "{}", second.stderr);
-    assert!(second.stderr.contains("is locked by run"), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("is locked by run"),
+        "{}",
+        second.stderr
+    );
     assert!(started.elapsed() < Duration::from_secs(20));
     child.kill().unwrap();
     child.wait().unwrap();
@@ -288,15 +299,21 @@ fn sigterm_abandons_the_current_batch_releases_the_lock_and_exits_143() {
 fn a_damaged_postcan_is_replaced_by_its_intact_twin() {
     let dir = tempfile::tempdir().unwrap();
     let bucket = bucket_copy(dir.path());
-    let postcan =
-        bucket.join("raw/20201109/17/AZ/whatsapp/2020110917_AZ_whatsapp.n0.0.tar.gz");
+    let postcan = bucket.join("raw/20201109/17/AZ/whatsapp/2020110917_AZ_whatsapp.n0.0.tar.gz");
     let twin = "raw/20201109/17/AZ/whatsapp/2020110917_AZ_whatsapp.n0.0.jsonl.gz";
     let bytes = std::fs::read(&postcan).unwrap();
-    for (case, damaged) in [("empty", Vec::new()), ("truncated", bytes[..bytes.len() / 2].to_vec())] {
+    for (case, damaged) in [
+        ("empty", Vec::new()),
+        ("truncated", bytes[..bytes.len() / 2].to_vec()),
+    ] {
         std::fs::write(&postcan, &damaged).unwrap();
         let out = dir.path().join(case);
         let run = az_run(&bucket, &out, &[]);
-        assert_eq!(run.status, 3, "{case}: the damage is reported: {}", run.stderr);
+        assert_eq!(
+            run.status, 3,
+            "{case}: the damage is reported: {}",
+            run.stderr
+        );
         assert_balanced(&run.summary);
         assert_eq!(
             run.summary["twins_fallback"][0]["read_instead"], twin,
@@ -419,7 +436,11 @@ fn fifteen_thousand_garbage_lines_are_counted_but_stored_within_the_cap() {
     let stored = rejects(&run);
     let not_stored = run.summary["rejects_not_stored"].as_u64().unwrap();
     assert_eq!(
-        stored.iter().filter(|r| r["reason"] == "invalid_json").count() as u64 + not_stored,
+        stored
+            .iter()
+            .filter(|r| r["reason"] == "invalid_json")
+            .count() as u64
+            + not_stored,
         15_000
     );
     let bytes: u64 = walk(&out.join("rejects"))
@@ -478,7 +499,13 @@ fn a_manifest_that_disagrees_with_the_disk_is_refused_or_repaired() {
     std::fs::remove_file(&victim).unwrap();
     let run = az_run(&sample_bucket(), &out, &[]);
     assert_eq!(run.status, 0, "{}", run.stderr);
-    assert_eq!(run.summary["missing_files_repaired"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        run.summary["missing_files_repaired"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert_same_rows(&out, "after repairing a deleted file");
 }
 
@@ -499,14 +526,20 @@ fn a_kill_during_commit_never_duplicates_rejects() {
     assert!(expected >= 2);
     for point in ["commit:1", "commit:4", "aggregate:2"] {
         let out = dir.path().join(point.replace(':', "-"));
-        let flag = dir.path().join(format!("{}.paused", point.replace(':', "-")));
+        let flag = dir
+            .path()
+            .join(format!("{}.paused", point.replace(':', "-")));
         if let Some(mut child) = start_paused(&az(&bucket), &out, point, &flag) {
             child.kill().unwrap();
             child.wait().unwrap();
         }
         let rerun = az_run(&bucket, &out, &[]);
         // 3 when the rerun itself read the bad lines; 0 when the killed run had committed them.
-        assert!(rerun.status == 3 || rerun.status == 0, "{point}: {}", rerun.stderr);
+        assert!(
+            rerun.status == 3 || rerun.status == 0,
+            "{point}: {}",
+            rerun.stderr
+        );
         let mut found: Vec<String> = all_rejects(&out)
             .iter()
             .map(|r| format!("{}:{}:{}", r["source_key"], r["source_line"], r["reason"]))
@@ -558,7 +591,15 @@ fn every_usage_error_exits_2() {
 #[test]
 fn list_into_a_closed_pipe_exits_quietly() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ooni-pipeline"))
-        .args(["list", "--source", "examples/bucket", "--since", "2020-09-01", "--until", "2020-12-01"])
+        .args([
+            "list",
+            "--source",
+            "examples/bucket",
+            "--since",
+            "2020-09-01",
+            "--until",
+            "2020-12-01",
+        ])
         .current_dir(repo())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -645,10 +686,10 @@ fn schedule_archives(days: i64, per_day: usize, delays: &[i64]) -> BTreeMap<i64,
     for d in 0..days {
         for n in 0..per_day {
             let delay = delays[(d as usize * per_day + n) % delays.len()];
-            uploads
-                .entry(d + delay)
-                .or_default()
-                .push(measurement_line(&day(d).to_string(), d as usize * per_day + n));
+            uploads.entry(d + delay).or_default().push(measurement_line(
+                &day(d).to_string(),
+                d as usize * per_day + n,
+            ));
         }
     }
     uploads
@@ -714,7 +755,11 @@ fn nightly_run(bucket: &Path, out: &Path, night: i64, kill: Option<&str>, flag: 
         let _ = std::fs::remove_file(flag);
     }
     let run = run_command(&args.iter().map(String::as_str).collect::<Vec<_>>(), out);
-    assert!(run.status == 0 || run.status == 3, "night {night}: {}", run.stderr);
+    assert!(
+        run.status == 0 || run.status == 3,
+        "night {night}: {}",
+        run.stderr
+    );
     assert_balanced(&run.summary);
 }
 
@@ -732,7 +777,13 @@ fn nightly_schedule(
         for (upload, lines) in uploads.range(night - 1..night) {
             put_upload_day(&bucket, *upload, lines);
         }
-        nightly_run(&bucket, &out, night, kills.get(&night).map(String::as_str), &dir.join("flag"));
+        nightly_run(
+            &bucket,
+            &out,
+            night,
+            kills.get(&night).map(String::as_str),
+            &dir.join("flag"),
+        );
     }
     out
 }

@@ -247,14 +247,24 @@ fn an_object_the_store_cannot_deliver_is_read_by_the_next_run_not_forgotten() {
     });
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let az = ["--probe-cc", "AZ", "--since", "2020-09-20", "--until", "2020-11-20"];
+    let az = [
+        "--probe-cc",
+        "AZ",
+        "--since",
+        "2020-09-20",
+        "--until",
+        "2020-11-20",
+    ];
     let first = run_s3(&proxy.endpoint, bucket, &out, &az);
     assert_eq!(first.status, 3, "{}", first.stderr);
     assert_balanced(&first.summary);
-    assert_eq!(first.summary["retry_later"][0]["key"], victim, "{}", first.summary);
+    assert_eq!(
+        first.summary["retry_later"][0]["key"], victim,
+        "{}",
+        first.summary
+    );
     let manifest: Value =
-        serde_json::from_slice(&std::fs::read(out.join("_state/manifest.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(out.join("_state/manifest.json")).unwrap()).unwrap();
     assert!(
         manifest["objects"].get(victim).is_none(),
         "an object that was not read is not recorded as read"

@@ -138,7 +138,10 @@ pub type Row = BTreeMap<String, Option<String>>;
 /// partition values added as columns.
 pub fn read_table(dir: &Path) -> Vec<Row> {
     let mut rows = Vec::new();
-    for file in parquet_files(dir).into_iter().filter(|f| is_pipeline_file(f)) {
+    for file in parquet_files(dir)
+        .into_iter()
+        .filter(|f| is_pipeline_file(f))
+    {
         let mut partitions = BTreeMap::new();
         for part in file.strip_prefix(dir).unwrap().iter() {
             if let Some((k, v)) = part.to_str().unwrap().split_once('=') {

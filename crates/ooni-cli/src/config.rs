@@ -204,7 +204,9 @@ impl RunPlan {
     pub fn first_accepted_day(&self) -> NaiveDate {
         self.selection
             .since
-            .checked_sub_days(chrono::Days::new(u64::from(self.selection.late_upload_days)))
+            .checked_sub_days(chrono::Days::new(u64::from(
+                self.selection.late_upload_days,
+            )))
             .unwrap_or(self.selection.since)
     }
 

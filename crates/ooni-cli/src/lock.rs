@@ -128,8 +128,7 @@ impl Lock {
             std::thread::Builder::new()
                 .name("lock-renewer".into())
                 .spawn(move || {
-                    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(RENEW_EVERY)
-                    {
+                    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(RENEW_EVERY) {
                         if !renew(&path, &info) {
                             lost.store(true, Ordering::SeqCst);
                             return;
@@ -152,7 +151,8 @@ impl Lock {
     /// suspended): called before every commit, so that two runs never both commit.
     pub fn check(&self) -> anyhow::Result<()> {
         let holder = read(&self.path);
-        if self.lost.load(Ordering::SeqCst) || holder.as_ref().map(|h| &h.token) != Some(&self.token)
+        if self.lost.load(Ordering::SeqCst)
+            || holder.as_ref().map(|h| &h.token) != Some(&self.token)
         {
             bail!(
                 "lost the lock {} (its lease ran out and {} took it over); stopping without \
@@ -371,7 +371,10 @@ mod tests {
         write_holder(dir.path(), &holder(1, "pod-7f9c-old", now_secs() - 1));
         let (lock, stale) = Lock::acquire(dir.path(), "run-b", "now").unwrap();
         let stale = stale.unwrap();
-        assert!(stale.contains("run-old") && stale.contains("lease ended"), "{stale}");
+        assert!(
+            stale.contains("run-old") && stale.contains("lease ended"),
+            "{stale}"
+        );
         lock.check().unwrap();
     }
 

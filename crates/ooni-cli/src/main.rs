@@ -277,8 +277,13 @@ fn list(store: &dyn ooni_source::Store, plan: &config::RunPlan) -> anyhow::Resul
 
 fn print_summary(out: &mut impl Write, s: &RunSummary) -> std::io::Result<()> {
     let c = &s.conservation;
-    writeln!(out, "ooni-pipeline run {} — {} → {}", s.run_id, s.source, s.out)?;
-    writeln!(out, 
+    writeln!(
+        out,
+        "ooni-pipeline run {} — {} → {}",
+        s.run_id, s.source, s.out
+    )?;
+    writeln!(
+        out,
         "days {} ..< {} (+{} late-upload days), archives read {} of {} listed ({} twins skipped), {} stored / {} decoded",
         s.since,
         s.until,
@@ -289,14 +294,16 @@ fn print_summary(out: &mut impl Write, s: &RunSummary) -> std::io::Result<()> {
         run::human_bytes(s.counts.stored_bytes),
         run::human_bytes(s.counts.decoded_bytes),
     )?;
-    writeln!(out, 
+    writeln!(
+        out,
         "requests: {} LIST, {} GET, {} retried, {} resumed",
         s.requests.list,
         s.requests.get,
         s.requests.retries,
         run::human_bytes(s.requests.resumed_bytes)
     )?;
-    writeln!(out, 
+    writeln!(
+        out,
         "{} new objects read, {} already processed{}",
         s.new_objects,
         s.already_processed_objects,
@@ -309,7 +316,8 @@ fn print_summary(out: &mut impl Write, s: &RunSummary) -> std::io::Result<()> {
             String::new()
         }
     )?;
-    writeln!(out, 
+    writeln!(
+        out,
         "records read {} = measurements written {} + duplicates {} + skipped {} + rejected {}  [{}]",
         c.records_read,
         c.measurements_written,
@@ -325,13 +333,15 @@ fn print_summary(out: &mut impl Write, s: &RunSummary) -> std::io::Result<()> {
         writeln!(out, "rejected: {}", join_counts(&s.counts.rejected))?;
     }
     if !s.ooni_dropped.is_empty() {
-        writeln!(out, 
+        writeln!(
+            out,
             "kept but left out of ooni_counts (OONI drops them): {}",
             join_counts(&s.ooni_dropped)
         )?;
     }
     if s.counts.archive_errors > 0 {
-        writeln!(out, 
+        writeln!(
+            out,
             "archives with an unreadable end: {}",
             s.counts.archive_errors
         )?;
@@ -379,17 +389,20 @@ fn print_summary(out: &mut impl Write, s: &RunSummary) -> std::io::Result<()> {
         writeln!(out, "no failure rates in these days")?;
     } else {
         writeln!(out)?;
-        writeln!(out, 
+        writeln!(
+            out,
             "most clearly failing cells (ranked by the 95% lower bound), any stage, {} ..< {}:",
             s.since, s.until
         )?;
-        writeln!(out, 
+        writeln!(
+            out,
             "{:<2} {:>8}  {:<18} {:<28} {:>6} {:>6} {:>6}  top failure",
             "cc", "asn", "test", "domain", "fail", "of", "rate"
         )?;
         for w in &s.worst_cells {
             let rate = w.failure_count as f64 / w.measurement_count.max(1) as f64;
-            writeln!(out, 
+            writeln!(
+                out,
                 "{:<2} {:>8}  {:<18} {:<28} {:>6} {:>6} {:>6.2}  {}",
                 w.probe_cc.as_deref().unwrap_or("--"),
                 format!("AS{}", w.probe_asn),

@@ -103,7 +103,9 @@ pub fn process_archive(
                     "the compressed data fails its integrity check ({source}); the records \
                      of that member are not trusted"
                 );
-                let keep = fates.len().saturating_sub(usize::try_from(retracted).unwrap_or(0));
+                let keep = fates
+                    .len()
+                    .saturating_sub(usize::try_from(retracted).unwrap_or(0));
                 let (positions, taken): (Vec<Position>, Vec<Fate>) = fates.drain(keep..).unzip();
                 // Undone newest first (what they added sits at the ends of the lists).
                 for fate in taken.into_iter().rev() {
@@ -121,8 +123,14 @@ pub fn process_archive(
                     ));
                 }
                 if retracted == 0 {
-                    out.rejects
-                        .push(Reject::new("corrupt_member", detail, &key.key, &position, 0, &[]));
+                    out.rejects.push(Reject::new(
+                        "corrupt_member",
+                        detail,
+                        &key.key,
+                        &position,
+                        0,
+                        &[],
+                    ));
                 }
             }
             Err(error @ RecordError::Truncated { .. }) => {

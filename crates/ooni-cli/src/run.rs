@@ -133,7 +133,9 @@ pub fn run(
             break;
         }
         let rejects = RejectWriter::new(&plan.out, run_id, batch_no);
-        let read = read_batch(store, batch, &listed, plan, &pool, &progress, &rejects, stop)?;
+        let read = read_batch(
+            store, batch, &listed, plan, &pool, &progress, &rejects, stop,
+        )?;
         if stop.requested() {
             // Abandon the batch: nothing of it was committed, and its objects are read
             // again by the next run.
@@ -151,7 +153,14 @@ pub fn run(
         };
         let staged = stage_batch(&context, &manifest, read, rejects, &mut totals)?;
         lock.check()?;
-        commit_batch(&plan.out, run_id, batch_no, &mut manifest, staged, &mut totals)?;
+        commit_batch(
+            &plan.out,
+            run_id,
+            batch_no,
+            &mut manifest,
+            staged,
+            &mut totals,
+        )?;
         write_seconds += write_started.elapsed().as_secs_f64();
     }
     progress.finish();
@@ -366,7 +375,10 @@ fn stage_batch(
     let mut objects = BTreeMap::new();
     for (key, output) in read.outputs {
         if let Some(error) = output.retry_later {
-            log(&format!("could not read {}: {error}; the next run tries again", key.key));
+            log(&format!(
+                "could not read {}: {error}; the next run tries again",
+                key.key
+            ));
             totals.retry_later.push(RetryLater {
                 key: key.key.clone(),
                 error,
@@ -380,7 +392,11 @@ fn stage_batch(
                 size: meta.size,
                 etag: meta.etag.clone(),
                 run_id: context.run_id.to_owned(),
-                days_left_out: output.days_left_out.iter().map(ToString::to_string).collect(),
+                days_left_out: output
+                    .days_left_out
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
                 filter_left_out: output.filter_left_out.then(|| context.filter.to_owned()),
             },
         );

@@ -181,7 +181,11 @@ impl Manifest {
             }
             repairs.missing_files.push(rel.clone());
             match classify(rel) {
-                Some(Owned::Part { file, day, test_name }) => {
+                Some(Owned::Part {
+                    file,
+                    day,
+                    test_name,
+                }) => {
                     // The batch wrote one file per table for this partition: the rows of the
                     // others are keyed by the same measurements, so they go too, and the
                     // objects of that run are read again (duplicates are dropped by content).
@@ -583,6 +587,9 @@ mod tests {
         std::fs::write(&path, b"x").unwrap();
         let err = Manifest::default().reconcile(dir.path()).unwrap_err();
         let text = format!("{err:#}");
-        assert!(text.contains(PART) && text.contains("--full-refresh"), "{text}");
+        assert!(
+            text.contains(PART) && text.contains("--full-refresh"),
+            "{text}"
+        );
     }
 }

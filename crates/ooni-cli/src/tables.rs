@@ -104,11 +104,7 @@ pub fn write_aggregates(
         .collect();
     let worst = agg::collect(
         agg::worst_cells(
-            agg::scan_failure_rates(&manifest.table_files(
-                out,
-                "failure_rates",
-                Some(&run_days),
-            ))?,
+            agg::scan_failure_rates(&manifest.table_files(out, "failure_rates", Some(&run_days)))?,
             selection.since,
             selection.until,
             15,
