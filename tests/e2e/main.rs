@@ -15,7 +15,9 @@
 //! - `readers`: DuckDB, pyarrow and polars (Python) read the output hive-partitioned;
 //! - `promises`: what nightly operation guarantees, tried as a hostile user and a
 //!   Kubernetes operator would (user files, container locks, SIGTERM, damaged archives,
-//!   bounded rejects, manifest checks, usage errors, late uploads over many nights).
+//!   bounded rejects, manifest checks, usage errors, late uploads over many nights);
+//! - `shards`: `run --shard I/N` on four concurrent processes and `aggregate` give one
+//!   unsharded run's tables; killed, doubled and missing shards.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -29,4 +31,5 @@ mod nightly;
 mod promises;
 mod readers;
 mod s3;
+mod shards;
 mod sample;

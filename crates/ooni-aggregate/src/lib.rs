@@ -10,6 +10,7 @@
 //!
 //! Both tables read hive-partitioned directories (`test_name=…/measurement_day=…`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use polars::prelude::*;
@@ -91,12 +92,43 @@ fn scan_files(
         },
         ..ScanArgsParquet::default()
     };
-    let paths = files
-        .iter()
-        .map(|p| PlRefPath::from(p.to_string_lossy().as_ref()))
-        .collect();
-    LazyFrame::scan_parquet_files(paths, args)
-        .map_err(|source| AggregateError::Polars { table, source })
+    let polars = |source| AggregateError::Polars { table, source };
+    let scan = |paths: Vec<&PathBuf>| {
+        let paths = paths
+            .iter()
+            .map(|p| PlRefPath::from(p.to_string_lossy().as_ref()))
+            .collect();
+        LazyFrame::scan_parquet_files(paths, args.clone())
+    };
+    // Files written by different versions may differ in columns (a column added later):
+    // scan each shape of file on its own and give every frame exactly `columns`, null
+    // where a file predates a column, so one output directory can span versions.
+    let mut shapes: BTreeMap<Vec<String>, Vec<&PathBuf>> = BTreeMap::new();
+    for file in files {
+        let schema = scan(vec![file])
+            .and_then(|mut lf| lf.collect_schema())
+            .map_err(polars)?;
+        let names = schema.iter_names().map(ToString::to_string).collect();
+        shapes.entry(names).or_default().push(file);
+    }
+    let frames = shapes
+        .into_iter()
+        .map(|(names, paths)| {
+            let select: Vec<Expr> = columns
+                .iter()
+                .map(|(name, dtype)| {
+                    if names.iter().any(|n| n == name) {
+                        col(*name).cast(dtype.clone())
+                    } else {
+                        lit(NULL).cast(dtype.clone()).alias(*name)
+                    }
+                })
+                .collect();
+            scan(paths).map(|lf| lf.select(select))
+        })
+        .collect::<PolarsResult<Vec<_>>>()
+        .map_err(polars)?;
+    concat(frames, UnionArgs::default()).map_err(polars)
 }
 
 /// Scans files of the `outcomes` table.

@@ -9,6 +9,8 @@ use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use clap::Args;
 use ooni_source::{Limits, Selection, compact_test_name, parse_day};
+
+use crate::state::Shard;
 use serde::Deserialize;
 
 /// The default source: OONI's public bucket (eu-central-1, read without signing).
@@ -107,6 +109,13 @@ pub struct RunArgs {
     /// Forget what the output directory holds and rebuild it from the source.
     #[arg(long)]
     pub full_refresh: bool,
+
+    /// Run shard I of N (from 0): the listing is split into N parts of about equal bytes,
+    /// one per (country, test), and this run reads only part I; `ooni-pipeline aggregate`
+    /// then builds the aggregates over all shards. `--shard N` takes I from
+    /// JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs) or AWS_BATCH_JOB_ARRAY_INDEX.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
 }
 
 /// The same settings as they appear in a `pipelines/*.toml` file.
@@ -135,6 +144,7 @@ struct FileConfig {
     batch_mib: Option<u64>,
     #[serde(default)]
     cans: bool,
+    shard: Option<String>,
 }
 
 /// Where archives are read from.
@@ -194,6 +204,8 @@ pub struct RunPlan {
     pub full_refresh: bool,
     /// Stored bytes of archives per batch.
     pub batch_bytes: u64,
+    /// This run's shard, when sharded.
+    pub shard: Option<Shard>,
 }
 
 impl RunPlan {
@@ -291,6 +303,11 @@ impl RunArgs {
             .or(file.jobs)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
             .max(1);
+        let shard = self
+            .shard
+            .or(file.shard)
+            .map(|s| parse_shard(&s, |name| std::env::var(name).ok()))
+            .transpose()?;
         let max_record_mib = self.max_record_mib.or(file.max_record_mib).unwrap_or(16);
         let max_object_mib = self.max_object_mib.or(file.max_object_mib).unwrap_or(4096);
         Ok(RunPlan {
@@ -329,8 +346,40 @@ impl RunArgs {
                 .unwrap_or(256)
                 .max(1)
                 .saturating_mul(1024 * 1024),
+            shard,
         })
     }
+}
+
+/// `I/N`, or `N` with the index from Kubernetes' or AWS Batch's array index variable.
+fn parse_shard(text: &str, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Shard> {
+    let (index, count) = match text.split_once('/') {
+        Some((i, n)) => (i.trim().to_owned(), n.trim()),
+        None => {
+            let index = ["JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"]
+                .iter()
+                .find_map(|name| env(name))
+                .with_context(|| {
+                    format!(
+                        "--shard {text}: give the index as I/{text}, or set JOB_COMPLETION_INDEX \
+                         (Kubernetes Indexed Job) or AWS_BATCH_JOB_ARRAY_INDEX"
+                    )
+                })?;
+            (index, text.trim())
+        }
+    };
+    let count: u32 = count
+        .parse()
+        .ok()
+        .filter(|n| (1..=10_000).contains(n))
+        .with_context(|| format!("--shard {text}: N must be a number from 1 to 10000"))?;
+    let index: u32 = index.parse().ok().filter(|i| *i < count).with_context(|| {
+        format!(
+            "--shard {text}: the index {index:?} must be 0 to {}",
+            count - 1
+        )
+    })?;
+    Ok(Shard { index, count })
 }
 
 /// OONI's first measurements (the oldest `canned/` day is 2012-12-05).
@@ -453,6 +502,26 @@ mod tests {
             ["facebookmessenger", "whatsapp"]
         );
         assert_eq!(plan.selection.probe_cc.iter().collect::<Vec<_>>(), ["AZ"]);
+    }
+
+    #[test]
+    fn shards_come_from_the_flag_or_the_array_index() {
+        let none = |_: &str| None;
+        assert_eq!(
+            parse_shard("2/4", none).unwrap(),
+            Shard { index: 2, count: 4 }
+        );
+        let k8s = |name: &str| (name == "JOB_COMPLETION_INDEX").then(|| "3".to_owned());
+        assert_eq!(parse_shard("4", k8s).unwrap(), Shard { index: 3, count: 4 });
+        let batch = |name: &str| (name == "AWS_BATCH_JOB_ARRAY_INDEX").then(|| "0".to_owned());
+        assert_eq!(
+            parse_shard("2", batch).unwrap(),
+            Shard { index: 0, count: 2 }
+        );
+        for bad in ["4/4", "x/4", "1/0", "1/x"] {
+            assert!(parse_shard(bad, none).is_err(), "{bad}");
+        }
+        assert!(parse_shard("4", none).is_err(), "no index anywhere");
     }
 
     #[test]

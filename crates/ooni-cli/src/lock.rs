@@ -58,15 +58,14 @@ pub struct Lock {
 }
 
 impl Lock {
-    /// Takes `DIR/_state/lock`; returns the lock and, when a stale lock was taken over, a
-    /// sentence saying whose.
+    /// Takes `<state dir>/lock` (`DIR/_state/lock` for a whole output); returns the lock and,
+    /// when a stale lock was taken over, a sentence saying whose.
     pub fn acquire(
-        out: &Path,
+        dir: &Path,
         run_id: &str,
         started: &str,
     ) -> anyhow::Result<(Lock, Option<String>)> {
-        let dir = out.join("_state");
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join("lock");
         let mut info = LockInfo {
             pid: std::process::id(),
@@ -94,7 +93,7 @@ impl Lock {
                         Watch::Alive | Watch::Unknown => bail!(
                             "{} is locked by run {} (pid {} on {}, started {}), which renews \
                              its lease: wait for it to finish",
-                            out.display(),
+                            path.display(),
                             h.run_id,
                             h.pid,
                             h.host,
@@ -345,7 +344,7 @@ mod tests {
     #[test]
     fn a_live_holder_on_this_host_is_not_stale_and_drop_releases_only_our_lock() {
         let dir = tempfile::tempdir().unwrap();
-        let (lock, stale) = Lock::acquire(dir.path(), "run-a", "now").unwrap();
+        let (lock, stale) = Lock::acquire(&dir.path().join("_state"), "run-a", "now").unwrap();
         assert!(stale.is_none());
         let me = read(&dir.path().join("_state/lock")).unwrap();
         assert_eq!(me.pid, std::process::id());
@@ -358,7 +357,7 @@ mod tests {
         drop(lock);
         assert!(!dir.path().join("_state/lock").exists());
         // A lock that is not ours any more is left alone on drop.
-        let (lock, _) = Lock::acquire(dir.path(), "run-a2", "now").unwrap();
+        let (lock, _) = Lock::acquire(&dir.path().join("_state"), "run-a2", "now").unwrap();
         write_holder(dir.path(), &live);
         drop(lock);
         assert!(dir.path().join("_state/lock").exists());
@@ -369,7 +368,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // PID 1 on another host: what a restarted, rescheduled container left behind.
         write_holder(dir.path(), &holder(1, "pod-7f9c-old", now_secs() - 1));
-        let (lock, stale) = Lock::acquire(dir.path(), "run-b", "now").unwrap();
+        let (lock, stale) = Lock::acquire(&dir.path().join("_state"), "run-b", "now").unwrap();
         let stale = stale.unwrap();
         assert!(
             stale.contains("run-old") && stale.contains("lease ended"),
@@ -385,7 +384,7 @@ mod tests {
             dir.path(),
             &holder(std::process::id(), &hostname(), now_secs() + 100),
         );
-        let (_lock, stale) = Lock::acquire(dir.path(), "run-c", "now").unwrap();
+        let (_lock, stale) = Lock::acquire(&dir.path().join("_state"), "run-c", "now").unwrap();
         assert!(stale.unwrap().contains("restarted container"));
     }
 
@@ -394,14 +393,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("_state")).unwrap();
         std::fs::write(dir.path().join("_state/lock"), b"").unwrap();
-        let (_lock, stale) = Lock::acquire(dir.path(), "run-d", "now").unwrap();
+        let (_lock, stale) = Lock::acquire(&dir.path().join("_state"), "run-d", "now").unwrap();
         assert!(stale.unwrap().contains("unreadable"));
     }
 
     #[test]
     fn a_lock_taken_over_by_another_run_fails_the_check() {
         let dir = tempfile::tempdir().unwrap();
-        let (lock, _) = Lock::acquire(dir.path(), "run-e", "now").unwrap();
+        let (lock, _) = Lock::acquire(&dir.path().join("_state"), "run-e", "now").unwrap();
         write_holder(dir.path(), &holder(1, "elsewhere", now_secs() + 100));
         let err = lock.check().unwrap_err();
         assert!(err.to_string().contains("lost the lock"), "{err}");

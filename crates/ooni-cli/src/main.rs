@@ -6,11 +6,13 @@
 //! SIGINT / SIGTERM stopped it.
 
 mod config;
+mod fanin;
 mod lock;
 mod pause;
 mod read;
 mod rejects;
 mod run;
+mod shards;
 mod signals;
 mod state;
 mod summary;
@@ -69,10 +71,28 @@ enum Command {
         json: bool,
     },
     /// List the archives a run would read (objects and bytes per day, layout, country and
-    /// test) without downloading anything.
+    /// test) without downloading anything; with --shard N, also the shard plan: the units
+    /// and bytes each of the N shards would read.
     List {
         #[command(flatten)]
         args: RunArgs,
+    },
+    /// The fan-in after sharded runs: checks that every shard of the plan committed and
+    /// finished (naming those that did not), then builds the aggregates over all shards'
+    /// files. Rerunning it changes nothing; after a late shard it recomputes only the days
+    /// that shard touched.
+    ///
+    /// Example: ooni-pipeline aggregate --out ./ooni-out
+    Aggregate {
+        /// The output directory the shards wrote to.
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+        /// The plan's number of shards, when the directory holds several plans.
+        #[arg(long, value_name = "N")]
+        shards: Option<u32>,
+        /// Print the summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -139,7 +159,13 @@ fn dispatch(command: Command) -> anyhow::Result<Status> {
             let plan = args.resolve(now.date_naive())?;
             let stop = signals::Stop::install().context("installing signal handlers")?;
             let store = open_store(&plan)?;
-            let run_id = format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), run::random_tag());
+            let scope = plan.shard.map_or(state::Scope::Whole, state::Scope::Shard);
+            let run_id = format!(
+                "{}-{}{}",
+                now.format("%Y%m%dT%H%M%SZ"),
+                scope.tag_prefix(),
+                run::random_tag()
+            );
             let summary = run::run(&plan, store.as_ref(), &run_id, &now.to_rfc3339(), &stop)?;
             if summary.interrupted.is_none() {
                 upload(&plan, &summary)?;
@@ -176,6 +202,29 @@ fn dispatch(command: Command) -> anyhow::Result<Status> {
             let plan = args.resolve(now.date_naive())?;
             let store = open_store(&plan)?;
             list(store.as_ref(), &plan)?;
+            Ok(Status::Success)
+        }
+        Command::Aggregate { out, shards, json } => {
+            let run_id = format!(
+                "{}-{}{}",
+                now.format("%Y%m%dT%H%M%SZ"),
+                state::Scope::Aggregate.tag_prefix(),
+                run::random_tag()
+            );
+            let summary = fanin::aggregate(&out, shards, &run_id, &now.to_rfc3339())?;
+            let mut stdout = std::io::stdout().lock();
+            if json {
+                writeln!(stdout, "{}", serde_json::to_string_pretty(&summary)?)?;
+            } else {
+                writeln!(
+                    stdout,
+                    "aggregated {} shards ({} partition files): {} days recomputed, {} files written",
+                    summary.shards,
+                    summary.input_files,
+                    summary.days_aggregated.len(),
+                    summary.written_files.len()
+                )?;
+            }
             Ok(Status::Success)
         }
     }
@@ -262,6 +311,42 @@ fn list(store: &dyn ooni_source::Store, plan: &config::RunPlan) -> anyhow::Resul
         )?;
     }
     let total: u64 = inventory.archives.iter().map(|(o, _)| o.size).sum();
+    if let Some(shard) = plan.shard {
+        let listed: std::collections::BTreeMap<String, ooni_source::ObjectMeta> = inventory
+            .archives
+            .iter()
+            .map(|(o, k)| (k.key.clone(), o.clone()))
+            .collect();
+        let twins =
+            ooni_source::pair_twins(inventory.archives.iter().map(|(_, k)| k.clone()).collect());
+        let bytes = shards::bytes_per_unit(&twins, &listed);
+        let assigned = shards::plan(&bytes, shard.count);
+        writeln!(
+            out,
+            "\nshard plan over {} (country, test) units:",
+            bytes.len()
+        )?;
+        for index in 0..shard.count {
+            let units: Vec<&String> = assigned
+                .iter()
+                .filter(|(_, i)| **i == index)
+                .map(|(u, _)| u)
+                .collect();
+            let shard_bytes: u64 = units.iter().map(|u| bytes[*u]).sum();
+            writeln!(
+                out,
+                "  shard {index}/{}: {} units, {}{}",
+                shard.count,
+                units.len(),
+                run::human_bytes(shard_bytes),
+                if index == shard.index {
+                    "  (this one)"
+                } else {
+                    ""
+                }
+            )?;
+        }
+    }
     writeln!(
         out,
         "{} objects, {} in {} ({} LIST calls; {} keys outside OONI's layout; {} symbolic links ignored)",

@@ -21,7 +21,7 @@ use crate::pause;
 use crate::read::{ArchiveOutput, process_archive};
 use crate::rejects::RejectWriter;
 use crate::signals::Stop;
-use crate::state::{self, Manifest};
+use crate::state::{self, Manifest, Scope};
 use crate::summary::{Conservation, Counts, Fallback, Requests, RetryLater, RunSummary};
 
 /// Runs the whole job; returns the summary (also written to `DIR/_runs/<run_id>.json`).
@@ -36,19 +36,21 @@ pub fn run(
 ) -> anyhow::Result<RunSummary> {
     let mut seconds = BTreeMap::new();
     let started = Instant::now();
-    let (lock, stale_lock) = Lock::acquire(&plan.out, run_id, started_at)?;
+    let scope = plan.shard.map_or(Scope::Whole, Scope::Shard);
+    check_mode(&plan.out, scope)?;
+    let (lock, stale_lock) = Lock::acquire(&scope.state_dir(&plan.out), run_id, started_at)?;
     if let Some(note) = &stale_lock {
         log(note);
     }
     if plan.full_refresh {
-        let removed = state::full_refresh(&plan.out)?;
+        let removed = state::full_refresh(&plan.out, scope)?;
         log(&format!(
             "--full-refresh: removed the {removed} files this pipeline wrote; everything else in {} is left as it was",
             plan.out.display()
         ));
     }
-    let mut manifest = Manifest::load(&plan.out)?;
-    let repairs = manifest.reconcile(&plan.out)?;
+    let mut manifest = Manifest::load(&plan.out, scope)?;
+    let repairs = manifest.reconcile(&plan.out, scope)?;
     if repairs.uncommitted_removed > 0 {
         log(&format!(
             "removed {} files an interrupted run left uncommitted; its objects are read again",
@@ -61,9 +63,15 @@ pub fn run(
             repairs.objects_to_reread
         ));
     }
-    if repairs.uncommitted_removed > 0 || !repairs.missing_files.is_empty() {
-        manifest.save(&plan.out)?;
-    }
+    manifest.last_run = Some(state::LastRun {
+        run_id: run_id.to_owned(),
+        finished: false,
+        days: format!("{}..{}", plan.selection.since, plan.selection.until),
+    });
+    manifest.save(&plan.out, scope)?;
+    // Files other shards committed: a measurement whose (country, test) moved to this shard
+    // since must still be recognised as written.
+    let others = other_scopes_files(&plan.out, scope);
 
     let mut last_listing_log = Instant::now();
     let inventory = ooni_source::inventory_with_progress(store, &plan.selection, &mut |p| {
@@ -91,7 +99,20 @@ pub fn run(
         .map(|(o, k)| (k.key.clone(), o.clone()))
         .collect();
     let keys: Vec<ArchiveKey> = inventory.archives.iter().map(|(_, k)| k.clone()).collect();
-    let twins = ooni_source::pair_twins(keys);
+    let mut twins = ooni_source::pair_twins(keys);
+    let mut shard_plan = None;
+    if let Some(shard) = plan.shard {
+        let (mine, stats) = crate::shards::assign(twins, &listed, shard);
+        log(&format!(
+            "shard {shard}: {} of {} (country, test) units, {} of {} listed",
+            stats.units_mine,
+            stats.units_total,
+            human_bytes(stats.bytes_mine),
+            human_bytes(stats.bytes_total)
+        ));
+        twins = mine;
+        shard_plan = Some(stats);
+    }
     let filter = filter_tag(plan);
     let (todo, already_processed): (Vec<Twins>, Vec<Twins>) = twins.into_iter().partition(|t| {
         needs_reading(
@@ -146,21 +167,16 @@ pub fn run(
         let write_started = Instant::now();
         let context = BatchContext {
             out: &plan.out,
+            scope,
             run_id,
             batch_no,
             listed: &listed,
             filter: &filter,
+            others: &others,
         };
         let staged = stage_batch(&context, &manifest, read, rejects, &mut totals)?;
         lock.check()?;
-        commit_batch(
-            &plan.out,
-            run_id,
-            batch_no,
-            &mut manifest,
-            staged,
-            &mut totals,
-        )?;
+        commit_batch(&context, &mut manifest, staged, &mut totals)?;
         write_seconds += write_started.elapsed().as_secs_f64();
     }
     progress.finish();
@@ -178,25 +194,25 @@ pub fn run(
             "stopped by {signal}: {} batches committed, the batch being read was abandoned; the next run reads its objects and aggregates the days touched",
             totals.batches_committed
         ));
+    } else if let Some(shard) = plan.shard {
+        log(&format!(
+            "shard {shard} committed; `ooni-pipeline aggregate --out {}` builds the aggregates once every shard has",
+            plan.out.display()
+        ));
     } else {
         let aggregate_started = Instant::now();
         aggregated_days = manifest.stale_aggregate_days.len() as u64;
         lock.check()?;
-        // The aggregate files about to be (re)written, so that a run killed before the
-        // manifest records a new one leaves nothing unlisted behind.
-        let pending = state::pending_path(&plan.out, run_id, 9999);
-        let names: Vec<String> = manifest
-            .stale_aggregate_days
-            .iter()
-            .flat_map(|day| state::AGGREGATE_TABLES.map(|t| format!("{t}/{day}.parquet")))
-            .collect();
-        state::write_atomically(&pending, &serde_json::to_vec(&names)?)?;
-        let aggregates =
-            crate::tables::write_aggregates(&plan.out, run_id, &mut manifest, &plan.selection)?;
-        manifest.stale_aggregate_days.clear();
-        manifest.save(&plan.out)?;
-        std::fs::remove_file(&pending)
-            .with_context(|| format!("removing {}", pending.display()))?;
+        let inputs = manifest.files.clone();
+        let window = (plan.selection.since, plan.selection.until);
+        let aggregates = crate::tables::aggregate_stale_days(
+            &plan.out,
+            scope,
+            run_id,
+            &inputs,
+            &mut manifest,
+            window,
+        )?;
         totals.written_files.extend(aggregates.files);
         worst_cells = aggregates.worst_cells;
         seconds.insert(
@@ -204,6 +220,10 @@ pub fn run(
             aggregate_started.elapsed().as_secs_f64(),
         );
     }
+    if let Some(last) = manifest.last_run.as_mut() {
+        last.finished = interrupted.is_none();
+    }
+    manifest.save(&plan.out, scope)?;
     seconds.insert("total".to_owned(), started.elapsed().as_secs_f64());
 
     let stats = store.request_stats();
@@ -217,6 +237,8 @@ pub fn run(
         until: plan.selection.until.to_string(),
         late_upload_days: plan.selection.late_upload_days,
         first_accepted_day: plan.first_accepted_day().to_string(),
+        shard: plan.shard.map(|s| s.to_string()),
+        shard_plan,
         probe_cc: plan.selection.probe_cc.iter().cloned().collect(),
         test_names: plan.selection.test_names.iter().cloned().collect(),
         out: plan.out.display().to_string(),
@@ -356,10 +378,13 @@ struct StagedBatch {
 /// Where a batch is written, and what the manifest needs to know about its objects.
 struct BatchContext<'a> {
     out: &'a Path,
+    scope: Scope,
     run_id: &'a str,
     batch_no: usize,
     listed: &'a BTreeMap<String, ObjectMeta>,
     filter: &'a str,
+    /// Partition files committed by other scopes (other shards).
+    others: &'a BTreeSet<String>,
 }
 
 /// Drops duplicates (within the run and against committed files), writes the batch's
@@ -415,7 +440,8 @@ fn stage_batch(
     }
     totals.already_in_output += drop_already_written(
         context.out,
-        manifest,
+        &manifest.files,
+        context.others,
         &mut partitions,
         &mut totals.committed_ids,
     )?;
@@ -443,14 +469,13 @@ fn stage_batch(
 /// Commits a staged batch: names its files in a pending list, moves them into place, and
 /// records them and the batch's objects in the manifest (the commit point).
 fn commit_batch(
-    out: &Path,
-    run_id: &str,
-    batch_no: usize,
+    context: &BatchContext<'_>,
     manifest: &mut Manifest,
     staged: StagedBatch,
     totals: &mut Totals,
 ) -> anyhow::Result<()> {
-    let pending = state::pending_path(out, run_id, batch_no);
+    let (out, run_id) = (context.out, context.run_id);
+    let pending = state::pending_path(out, context.scope, run_id, context.batch_no);
     let finals: Vec<&String> = staged.files.iter().map(|(_, rel)| rel).collect();
     state::write_atomically(&pending, &serde_json::to_vec(&finals)?)?;
     for (staged_path, final_rel) in &staged.files {
@@ -475,7 +500,7 @@ fn commit_batch(
     if manifest.runs.last().map(String::as_str) != Some(run_id) {
         manifest.runs.push(run_id.to_owned());
     }
-    manifest.save(out)?;
+    manifest.save(out, context.scope)?;
     std::fs::remove_file(&pending).with_context(|| format!("removing {}", pending.display()))?;
     totals.batches_committed += 1;
     totals
@@ -495,6 +520,49 @@ fn remove_staging(out: &Path, run_id: &str) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// An unsharded run and shards never share an output directory: their files would not
+/// know of each other.
+fn check_mode(out: &Path, scope: Scope) -> anyhow::Result<()> {
+    let plans = state::shard_plans(out);
+    match scope {
+        Scope::Whole if !plans.is_empty() => anyhow::bail!(
+            "{} holds the output of a sharded run ({} shards): run with --shard I/N and then \
+             `ooni-pipeline aggregate`, or use another output directory",
+            out.display(),
+            plans
+                .keys()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Scope::Shard(_) if out.join("_state/manifest.json").is_file() => anyhow::bail!(
+            "{} holds the output of an unsharded run: shard into another output directory",
+            out.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The partition files other shards of this output committed (none for a whole output).
+fn other_scopes_files(out: &Path, scope: Scope) -> BTreeSet<String> {
+    let Scope::Shard(me) = scope else {
+        return BTreeSet::new();
+    };
+    let mut files = BTreeSet::new();
+    for (count, indices) in state::shard_plans(out) {
+        for index in indices {
+            let other = state::Shard { index, count };
+            if other == me {
+                continue;
+            }
+            if let Ok(m) = Manifest::load(out, Scope::Shard(other)) {
+                files.extend(m.files);
+            }
+        }
+    }
+    files
 }
 
 /// The country/test filter of a run, as recorded with objects it left measurements out of.
@@ -578,7 +646,8 @@ fn batches<'a>(
 /// id): late uploads and re-read objects never add duplicates. Returns how many.
 fn drop_already_written(
     out: &Path,
-    manifest: &Manifest,
+    files: &BTreeSet<String>,
+    others: &BTreeSet<String>,
     partitions: &mut Partitions,
     committed: &mut CommittedIds,
 ) -> anyhow::Result<u64> {
@@ -589,7 +658,11 @@ fn drop_already_written(
             let dir = ooni_parquet::partition_dir(out, "measurements", test_name, *day)?;
             let prefix = format!("{}/", state::relative(out, &dir));
             let mut ids = HashSet::new();
-            for file in manifest.files.iter().filter(|f| f.starts_with(&prefix)) {
+            for file in files
+                .iter()
+                .chain(others.iter())
+                .filter(|f| f.starts_with(&prefix))
+            {
                 ids.extend(ooni_parquet::read_string_column(
                     &out.join(file),
                     "content_id",

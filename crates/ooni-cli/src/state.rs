@@ -33,6 +33,94 @@ pub const REJECTS_DIR: &str = "rejects";
 /// rejects) is read and upgraded.
 pub const MANIFEST_VERSION: u32 = 2;
 
+/// One shard of a sharded run: `index` of `count` (from 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// This shard, from 0.
+    pub index: u32,
+    /// How many shards the plan has.
+    pub count: u32,
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Whose state a manifest, a lock and pending lists are: a whole (unsharded) output, one
+/// shard of a plan, or the fan-in that aggregates the shards. Each keeps them in its own
+/// directory, and a shard's files carry its id in their names (its run ids start with
+/// `s<index>n<count>`), so shards never write or remove each other's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// An unsharded run: `_state/`.
+    Whole,
+    /// One shard: `_state/shards/<count>/<index>/`.
+    Shard(Shard),
+    /// `ooni-pipeline aggregate`: `_state/aggregate/`.
+    Aggregate,
+}
+
+impl Scope {
+    /// Where this scope's manifest, lock and pending lists live.
+    pub fn state_dir(&self, out: &Path) -> PathBuf {
+        match self {
+            Scope::Whole => out.join("_state"),
+            Scope::Shard(s) => out
+                .join("_state/shards")
+                .join(s.count.to_string())
+                .join(s.index.to_string()),
+            Scope::Aggregate => out.join("_state/aggregate"),
+        }
+    }
+
+    /// The start of this scope's run-id tags.
+    pub fn tag_prefix(&self) -> String {
+        match self {
+            Scope::Whole => String::new(),
+            Scope::Shard(s) => format!("s{}n{}x", s.index, s.count),
+            Scope::Aggregate => "agg".to_owned(),
+        }
+    }
+
+    /// Whether a file the pipeline generates belongs to this scope.
+    fn owns(&self, owned: &Owned, rel: &str) -> bool {
+        let run = match owned {
+            Owned::Aggregate { .. } => return matches!(self, Scope::Whole | Scope::Aggregate),
+            Owned::Part { file, .. } => run_of_part(file),
+            Owned::Rejects => rel
+                .rsplit('/')
+                .next()
+                .and_then(|f| f.strip_suffix(".jsonl"))
+                .map(|stem| match stem.rsplit_once('-') {
+                    Some((run, batch)) if is_batch(batch) && is_run_id(run) => run,
+                    _ => stem,
+                }),
+        };
+        let Some(tag) = run.and_then(|r| r.split_once('-')).map(|(_, tag)| tag) else {
+            return false;
+        };
+        match self {
+            Scope::Whole => shard_of_tag(tag).is_none(),
+            Scope::Shard(shard) => shard_of_tag(tag) == Some(*shard),
+            Scope::Aggregate => false,
+        }
+    }
+}
+
+/// `s<index>n<count>x…` → the shard; `None` for an unsharded run's tag (hex digits, or an
+/// old run's PID).
+fn shard_of_tag(tag: &str) -> Option<Shard> {
+    let rest = tag.strip_prefix('s')?;
+    let (index, rest) = rest.split_once('n')?;
+    let (count, _) = rest.split_once('x')?;
+    Some(Shard {
+        index: index.parse().ok()?,
+        count: count.parse().ok()?,
+    })
+}
+
 /// What the manifest remembers about one source object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRecord {
@@ -68,6 +156,23 @@ pub struct Manifest {
     pub stale_aggregate_days: BTreeSet<String>,
     /// Runs that committed, oldest first.
     pub runs: Vec<String>,
+    /// The last run of this scope and whether it finished (a shard's fan-in checks it).
+    #[serde(default)]
+    pub last_run: Option<LastRun>,
+    /// For the fan-in: the partition files whose rows the aggregates hold.
+    #[serde(default)]
+    pub aggregated_inputs: BTreeSet<String>,
+}
+
+/// How the last run of a scope ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastRun {
+    /// Its id.
+    pub run_id: String,
+    /// Whether it read everything it planned (not stopped by a signal or an error).
+    pub finished: bool,
+    /// Its days, `since..until`.
+    pub days: String,
 }
 
 /// What [`Manifest::reconcile`] found and repaired.
@@ -83,10 +188,11 @@ pub struct Repairs {
 }
 
 impl Manifest {
-    /// Reads `DIR/_state/manifest.json`, or an empty manifest for a new directory. A manifest
-    /// of an unknown version or shape is refused with the fix.
-    pub fn load(out: &Path) -> anyhow::Result<Manifest> {
-        let path = manifest_path(out);
+    /// Reads the scope's `manifest.json` (`DIR/_state/manifest.json` for a whole output), or
+    /// an empty manifest for a new directory. A manifest of an unknown version or shape is
+    /// refused with the fix.
+    pub fn load(out: &Path, scope: Scope) -> anyhow::Result<Manifest> {
+        let path = manifest_path(out, scope);
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -127,8 +233,11 @@ impl Manifest {
     }
 
     /// Writes the manifest atomically (tmp + fsync + rename).
-    pub fn save(&self, out: &Path) -> anyhow::Result<()> {
-        write_atomically(&manifest_path(out), &serde_json::to_vec_pretty(self)?)
+    pub fn save(&self, out: &Path, scope: Scope) -> anyhow::Result<()> {
+        write_atomically(
+            &manifest_path(out, scope),
+            &serde_json::to_vec_pretty(self)?,
+        )
     }
 
     /// Brings the directory and the manifest into agreement before a run writes anything:
@@ -136,17 +245,10 @@ impl Manifest {
     /// name that the manifest does not), repairs committed files that are gone (their
     /// siblings of the same batch and partition are removed and the objects of that run
     /// read again), and refuses files in the pipeline's own name space that nothing lists.
-    pub fn reconcile(&mut self, out: &Path) -> anyhow::Result<Repairs> {
+    pub fn reconcile(&mut self, out: &Path, scope: Scope) -> anyhow::Result<Repairs> {
         let mut repairs = Repairs::default();
-        let staging = out.join("_staging");
-        if std::fs::symlink_metadata(&staging).is_ok() {
-            repairs.uncommitted_removed += count_files(&staging);
-            // remove_dir_all does not follow symbolic links (it removes the link).
-            std::fs::remove_dir_all(&staging)
-                .or_else(|_| std::fs::remove_file(&staging))
-                .with_context(|| format!("removing {}", staging.display()))?;
-        }
-        for pending in pending_lists(out)? {
+        repairs.uncommitted_removed += remove_staging_of(out, scope)?;
+        for pending in pending_lists(out, scope)? {
             let text = std::fs::read(&pending)
                 .with_context(|| format!("reading {}", pending.display()))?;
             // A pending list cut short by a crash was never acted on (it is written before
@@ -217,59 +319,67 @@ impl Manifest {
             repairs.objects_to_reread = (before - self.objects.len()) as u64;
         }
 
-        // Files that look like the pipeline's but that the manifest does not list.
-        for rel in owned_looking_files(out)? {
+        // Files that look like this scope's but that its manifest does not list.
+        for rel in owned_looking_files(out, scope)? {
             if !self.files.contains(&rel) {
                 bail!(
                     "{} looks like a file ooni-pipeline wrote, but {} does not list it (was \
                      the manifest replaced or edited?). Move it out of {}, or rebuild the \
                      output with --full-refresh (which deletes it)",
                     out.join(&rel).display(),
-                    manifest_path(out).display(),
+                    manifest_path(out, scope).display(),
                     out.display()
                 );
             }
         }
         Ok(repairs)
     }
+}
 
-    /// The committed files of `table` for measurement days in `days` (all days when `None`),
-    /// as paths.
-    pub fn table_files(
-        &self,
-        out: &Path,
-        table: &str,
-        days: Option<&BTreeSet<NaiveDate>>,
-    ) -> Vec<PathBuf> {
-        let prefix = format!("{table}/");
-        self.files
-            .iter()
-            .filter(|rel| rel.starts_with(&prefix) && rel.ends_with(".parquet"))
-            .filter(|rel| {
-                let Some(days) = days else { return true };
-                match classify(rel) {
-                    Some(Owned::Part { day, .. } | Owned::Aggregate { day }) => {
-                        ooni_source::parse_day(&day).is_some_and(|d| days.contains(&d))
-                    }
-                    _ => false,
+/// The files of `table` among `files` (relative paths) for measurement days in `days` (all
+/// days when `None`), as paths.
+pub fn table_files(
+    out: &Path,
+    files: &BTreeSet<String>,
+    table: &str,
+    days: Option<&BTreeSet<NaiveDate>>,
+) -> Vec<PathBuf> {
+    let prefix = format!("{table}/");
+    files
+        .iter()
+        .filter(|rel| rel.starts_with(&prefix) && rel.ends_with(".parquet"))
+        .filter(|rel| {
+            let Some(days) = days else { return true };
+            match classify(rel) {
+                Some(Owned::Part { day, .. } | Owned::Aggregate { day }) => {
+                    ooni_source::parse_day(&day).is_some_and(|d| days.contains(&d))
                 }
-            })
-            .map(|rel| out.join(rel))
-            .collect()
+                _ => false,
+            }
+        })
+        .map(|rel| out.join(rel))
+        .collect()
+}
+
+/// The measurement day of a partition or aggregate file.
+pub fn day_of(rel: &str) -> Option<String> {
+    match classify(rel)? {
+        Owned::Part { day, .. } | Owned::Aggregate { day } => Some(day),
+        Owned::Rejects => None,
     }
 }
 
 /// `--full-refresh`: removes every file the manifest lists, what pending lists name, the
 /// staging directory, files in the pipeline's own name space, and the manifest; leaves
 /// everything else. Returns the number of files removed.
-pub fn full_refresh(out: &Path) -> anyhow::Result<u64> {
+pub fn full_refresh(out: &Path, scope: Scope) -> anyhow::Result<u64> {
     // A manifest we cannot read is replaced; the name space sweep below still finds the
     // files it listed.
-    let manifest = Manifest::load(out).unwrap_or_default();
+    let manifest = Manifest::load(out, scope).unwrap_or_default();
     let mut removed = 0;
     let mut targets: BTreeSet<String> = manifest.files;
-    targets.extend(owned_looking_files(out)?);
-    for pending in pending_lists(out)? {
+    targets.extend(owned_looking_files(out, scope)?);
+    for pending in pending_lists(out, scope)? {
         if let Ok(text) = std::fs::read(&pending) {
             targets.extend(serde_json::from_slice::<Vec<String>>(&text).unwrap_or_default());
         }
@@ -284,18 +394,46 @@ pub fn full_refresh(out: &Path) -> anyhow::Result<u64> {
             remove_empty_parents(out, &path);
         }
     }
-    let staging = out.join("_staging");
-    if std::fs::symlink_metadata(&staging).is_ok() {
-        std::fs::remove_dir_all(&staging)
-            .or_else(|_| std::fs::remove_file(&staging))
-            .with_context(|| format!("removing {}", staging.display()))?;
-    }
-    match std::fs::remove_file(manifest_path(out)) {
+    remove_staging_of(out, scope)?;
+    let manifest = manifest_path(out, scope);
+    match std::fs::remove_file(&manifest) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(e).with_context(|| format!("removing {}", manifest_path(out).display()));
+            return Err(e).with_context(|| format!("removing {}", manifest.display()));
         }
         _ => {}
     }
+    Ok(removed)
+}
+
+/// Removes the staging directories of this scope's runs (a whole output's runs stage under
+/// `_staging/<run>/`, a shard's under `_staging/<run>/` with its tag); returns the files
+/// removed.
+fn remove_staging_of(out: &Path, scope: Scope) -> anyhow::Result<u64> {
+    let staging = out.join("_staging");
+    let Ok(entries) = std::fs::read_dir(&staging) else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("listing {}", staging.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let tag = name.split_once('-').map(|(_, tag)| tag).unwrap_or("");
+        let ours = match scope {
+            Scope::Whole => shard_of_tag(tag).is_none() && !tag.starts_with("agg"),
+            Scope::Shard(shard) => shard_of_tag(tag) == Some(shard),
+            Scope::Aggregate => tag.starts_with("agg"),
+        };
+        if !ours {
+            continue;
+        }
+        let path = entry.path();
+        removed += count_files(&path);
+        // remove_dir_all does not follow symbolic links (it removes the link).
+        std::fs::remove_dir_all(&path)
+            .or_else(|_| std::fs::remove_file(&path))
+            .with_context(|| format!("removing {}", path.display()))?;
+    }
+    let _ = std::fs::remove_dir(&staging);
     Ok(removed)
 }
 
@@ -312,8 +450,8 @@ fn remove_empty_parents(out: &Path, file: &Path) {
 }
 
 /// The pending lists of commits that may have been interrupted.
-fn pending_lists(out: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let dir = out.join("_state");
+fn pending_lists(out: &Path, scope: Scope) -> anyhow::Result<Vec<PathBuf>> {
+    let dir = scope.state_dir(out);
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -336,14 +474,15 @@ fn pending_lists(out: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// The pending list of one batch's commit.
-pub fn pending_path(out: &Path, run_id: &str, batch: usize) -> PathBuf {
-    out.join("_state")
+pub fn pending_path(out: &Path, scope: Scope, run_id: &str, batch: usize) -> PathBuf {
+    scope
+        .state_dir(out)
         .join(format!("pending-{run_id}-{batch:04}.json"))
 }
 
 /// Files below the output directory whose relative path matches a name the pipeline
-/// generates (without following symbolic links).
-fn owned_looking_files(out: &Path) -> anyhow::Result<Vec<String>> {
+/// generates for `scope` (without following symbolic links).
+fn owned_looking_files(out: &Path, scope: Scope) -> anyhow::Result<Vec<String>> {
     let mut found = Vec::new();
     for top in PARTITIONED_TABLES
         .iter()
@@ -360,7 +499,7 @@ fn owned_looking_files(out: &Path) -> anyhow::Result<Vec<String>> {
                 continue;
             }
             let rel = relative(out, entry.path());
-            if classify(&rel).is_some() {
+            if classify(&rel).is_some_and(|owned| scope.owns(&owned, &rel)) {
                 found.push(rel);
             }
         }
@@ -475,8 +614,34 @@ fn count_files(dir: &Path) -> u64 {
         .count() as u64
 }
 
-fn manifest_path(out: &Path) -> PathBuf {
-    out.join("_state").join("manifest.json")
+fn manifest_path(out: &Path, scope: Scope) -> PathBuf {
+    scope.state_dir(out).join("manifest.json")
+}
+
+/// The shards whose state the output directory holds: `(count, indices)` per plan size.
+pub fn shard_plans(out: &Path) -> BTreeMap<u32, BTreeSet<u32>> {
+    let mut plans = BTreeMap::new();
+    let Ok(counts) = std::fs::read_dir(out.join("_state/shards")) else {
+        return plans;
+    };
+    for count in counts.flatten() {
+        let Some(n) = count
+            .file_name()
+            .to_str()
+            .and_then(|c| c.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let indices: BTreeSet<u32> = std::fs::read_dir(count.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().join("manifest.json").is_file())
+            .filter_map(|e| e.file_name().to_str().and_then(|i| i.parse().ok()))
+            .collect();
+        plans.insert(n, indices);
+    }
+    plans
 }
 
 /// Writes `bytes` to `path` through a `.tmp` sibling, fsync and rename; every error names
@@ -511,6 +676,22 @@ mod tests {
     use super::*;
 
     const PART: &str = "measurements/test_name=whatsapp/measurement_day=2020-10-20/part-20201021T000000Z-ab12-0000.parquet";
+    const SHARD_PART: &str = "measurements/test_name=whatsapp/measurement_day=2020-10-20/part-20201021T000000Z-s1n4xab12-0000.parquet";
+
+    #[test]
+    fn each_scope_owns_only_its_files() {
+        let shard = Scope::Shard(Shard { index: 1, count: 4 });
+        let other = Scope::Shard(Shard { index: 2, count: 4 });
+        let owned = |rel: &str| classify(rel).unwrap();
+        assert!(Scope::Whole.owns(&owned(PART), PART));
+        assert!(!shard.owns(&owned(PART), PART));
+        assert!(shard.owns(&owned(SHARD_PART), SHARD_PART));
+        assert!(!other.owns(&owned(SHARD_PART), SHARD_PART));
+        assert!(!Scope::Whole.owns(&owned(SHARD_PART), SHARD_PART));
+        let agg = "failure_rates/2020-10-20.parquet";
+        assert!(Scope::Aggregate.owns(&owned(agg), agg));
+        assert!(!shard.owns(&owned(agg), agg));
+    }
 
     #[test]
     fn only_generated_names_are_the_pipelines() {
@@ -570,7 +751,7 @@ mod tests {
             .objects
             .insert("b".into(), record("20201022T000000Z-cd34"));
         std::fs::remove_file(out.join(PART.replace("measurements", "observations"))).unwrap();
-        let repairs = manifest.reconcile(out).unwrap();
+        let repairs = manifest.reconcile(out, Scope::Whole).unwrap();
         assert_eq!(repairs.missing_files.len(), 1);
         assert_eq!(repairs.objects_to_reread, 1);
         assert!(manifest.files.is_empty());
@@ -585,7 +766,9 @@ mod tests {
         let path = dir.path().join(PART);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, b"x").unwrap();
-        let err = Manifest::default().reconcile(dir.path()).unwrap_err();
+        let err = Manifest::default()
+            .reconcile(dir.path(), Scope::Whole)
+            .unwrap_err();
         let text = format!("{err:#}");
         assert!(
             text.contains(PART) && text.contains("--full-refresh"),

@@ -158,6 +158,10 @@ pub struct RunSummary {
     /// The earliest measurement day kept: `since` minus the late-upload days, so that
     /// measurements uploaded late into the archives a nightly run reads are never lost.
     pub first_accepted_day: String,
+    /// This run's shard (`I/N`), when sharded.
+    pub shard: Option<String>,
+    /// What the shard plan gave this shard.
+    pub shard_plan: Option<crate::shards::PlanStats>,
     /// Countries selected (empty: all).
     pub probe_cc: Vec<String>,
     /// Tests selected, key spelling (empty: all).

@@ -8,10 +8,9 @@ use std::path::Path;
 use anyhow::Context;
 use chrono::NaiveDate;
 use ooni_aggregate as agg;
-use ooni_source::Selection;
 use polars::prelude::*;
 
-use crate::state::Manifest;
+use crate::state::{self, Manifest, Scope};
 use crate::summary::WorstCell;
 
 /// What [`write_aggregates`] produced.
@@ -22,14 +21,43 @@ pub struct Aggregates {
     pub worst_cells: Vec<WorstCell>,
 }
 
+/// Recomputes the aggregates of `manifest.stale_aggregate_days` from the partition files in
+/// `inputs`, and commits them like a batch: a pending list names the files about to be
+/// (re)written, so that a run killed before the manifest records a new one leaves nothing
+/// unlisted behind; the manifest (saved here) then records them and clears the stale days.
+/// `window` bounds the days whose worst cells are reported.
+pub fn aggregate_stale_days(
+    out: &Path,
+    scope: Scope,
+    run_id: &str,
+    inputs: &BTreeSet<String>,
+    manifest: &mut Manifest,
+    window: (NaiveDate, NaiveDate),
+) -> anyhow::Result<Aggregates> {
+    let pending = state::pending_path(out, scope, run_id, 9999);
+    let names: Vec<String> = manifest
+        .stale_aggregate_days
+        .iter()
+        .flat_map(|day| state::AGGREGATE_TABLES.map(|t| format!("{t}/{day}.parquet")))
+        .collect();
+    state::write_atomically(&pending, &serde_json::to_vec(&names)?)?;
+    let aggregates = write_aggregates(out, run_id, inputs, manifest, window)?;
+    manifest.stale_aggregate_days.clear();
+    manifest.save(out, scope)?;
+    std::fs::remove_file(&pending).with_context(|| format!("removing {}", pending.display()))?;
+    Ok(aggregates)
+}
+
 /// Rewrites `failure_rates/<day>.parquet` and `ooni_counts/<day>.parquet` for every day in
-/// `manifest.stale_aggregate_days`, recording the files in the manifest (the caller saves
-/// it). Each file is written in the staging area and renamed into place.
-pub fn write_aggregates(
+/// `manifest.stale_aggregate_days` from the partition files in `inputs`, recording the
+/// files in the manifest (the caller saves it). Each file is written in the staging area
+/// and renamed into place.
+fn write_aggregates(
     out: &Path,
     run_id: &str,
+    inputs: &BTreeSet<String>,
     manifest: &mut Manifest,
-    selection: &Selection,
+    (since, until): (NaiveDate, NaiveDate),
 ) -> anyhow::Result<Aggregates> {
     let days: BTreeSet<NaiveDate> = manifest
         .stale_aggregate_days
@@ -39,16 +67,18 @@ pub fn write_aggregates(
     let mut files = Vec::new();
     if !days.is_empty() {
         let rates = agg::collect(
-            agg::failure_rates(agg::scan_outcomes(&manifest.table_files(
+            agg::failure_rates(agg::scan_outcomes(&state::table_files(
                 out,
+                inputs,
                 "outcomes",
                 Some(&days),
             ))?),
             "failure_rates",
         )?;
         let counts = agg::collect(
-            agg::ooni_counts(agg::scan_measurements(&manifest.table_files(
+            agg::ooni_counts(agg::scan_measurements(&state::table_files(
                 out,
+                inputs,
                 "measurements",
                 Some(&days),
             ))?),
@@ -97,16 +127,17 @@ pub fn write_aggregates(
         let _ = std::fs::remove_dir_all(&staging);
         let _ = std::fs::remove_dir(out.join("_staging"));
     }
-    let run_days: BTreeSet<NaiveDate> = selection
-        .since
-        .iter_days()
-        .take_while(|d| *d < selection.until)
-        .collect();
+    let run_days: BTreeSet<NaiveDate> = since.iter_days().take_while(|d| *d < until).collect();
     let worst = agg::collect(
         agg::worst_cells(
-            agg::scan_failure_rates(&manifest.table_files(out, "failure_rates", Some(&run_days)))?,
-            selection.since,
-            selection.until,
+            agg::scan_failure_rates(&state::table_files(
+                out,
+                &manifest.files,
+                "failure_rates",
+                Some(&run_days),
+            ))?,
+            since,
+            until,
             15,
         ),
         "failure_rates",

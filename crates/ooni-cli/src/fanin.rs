@@ -1,0 +1,152 @@
+//! `ooni-pipeline aggregate`: the fan-in after sharded runs. Checks that every shard of the
+//! plan has committed and finished, then recomputes the aggregates of the days whose
+//! partition files changed since the last fan-in (all days the first time), over the union
+//! of the shards' files. Rerunning it changes nothing; a late shard's rerun makes it
+//! recompute only the days that shard touched.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::lock::Lock;
+use crate::state::{self, Manifest, Scope, Shard};
+use crate::summary::WorstCell;
+
+/// What a fan-in did.
+#[derive(Debug, Serialize)]
+pub struct FanInSummary {
+    /// Its id.
+    pub run_id: String,
+    /// The output directory.
+    pub out: String,
+    /// Shards in the plan.
+    pub shards: u32,
+    /// Partition files aggregated over.
+    pub input_files: u64,
+    /// Days whose aggregates were recomputed.
+    pub days_aggregated: Vec<String>,
+    /// Files written.
+    pub written_files: Vec<String>,
+    /// A stale lock taken over.
+    pub stale_lock: Option<String>,
+    /// Cells with the highest failure rates over the recomputed days.
+    pub worst_cells: Vec<WorstCell>,
+}
+
+/// Runs the fan-in over `out`; `shards` picks the plan when the directory holds more than
+/// one.
+pub fn aggregate(
+    out: &Path,
+    shards: Option<u32>,
+    run_id: &str,
+    started_at: &str,
+) -> anyhow::Result<FanInSummary> {
+    if out.join("_state/manifest.json").is_file() {
+        bail!(
+            "{} holds an unsharded run's output, whose runs aggregate by themselves",
+            out.display()
+        );
+    }
+    let plans = state::shard_plans(out);
+    let count = match (shards, plans.len()) {
+        (Some(n), _) => n,
+        (None, 1) => plans.keys().copied().next().unwrap_or(1),
+        (None, 0) => bail!(
+            "no shard has committed into {} yet: run `ooni-pipeline run --shard I/N --out {}` for every I first",
+            out.display(),
+            out.display()
+        ),
+        (None, _) => bail!(
+            "{} holds shards of several plans ({}): say which with --shards N",
+            out.display(),
+            plans
+                .keys()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut inputs = BTreeSet::new();
+    let mut problems = Vec::new();
+    for index in 0..count {
+        let shard = Shard { index, count };
+        let scope = Scope::Shard(shard);
+        let path = scope.state_dir(out).join("manifest.json");
+        if !path.is_file() {
+            problems.push(format!(
+                "shard {shard} has not committed (no {})",
+                path.display()
+            ));
+            continue;
+        }
+        let manifest = Manifest::load(out, scope)?;
+        match &manifest.last_run {
+            Some(last) if last.finished => {}
+            Some(last) => problems.push(format!(
+                "shard {shard}: its last run {} ({}) did not finish; run it again",
+                last.run_id, last.days
+            )),
+            None => problems.push(format!("shard {shard} has no finished run")),
+        }
+        inputs.extend(
+            manifest
+                .files
+                .into_iter()
+                .filter(|f| matches!(state::classify(f), Some(state::Owned::Part { .. }))),
+        );
+    }
+    if !problems.is_empty() {
+        bail!("not aggregating {}: {}", out.display(), problems.join("; "));
+    }
+
+    let scope = Scope::Aggregate;
+    let (lock, stale_lock) = Lock::acquire(&scope.state_dir(out), run_id, started_at)?;
+    if let Some(note) = &stale_lock {
+        crate::run::log(note);
+    }
+    let mut manifest = Manifest::load(out, scope)?;
+    manifest.reconcile(out, scope)?;
+    let changed: BTreeSet<String> = inputs
+        .symmetric_difference(&manifest.aggregated_inputs)
+        .filter_map(|f| state::day_of(f))
+        .collect();
+    manifest.stale_aggregate_days.extend(changed);
+    let days: Vec<NaiveDate> = manifest
+        .stale_aggregate_days
+        .iter()
+        .filter_map(|d| ooni_source::parse_day(d))
+        .collect();
+    let days_aggregated: Vec<String> = manifest.stale_aggregate_days.iter().cloned().collect();
+    let window = match (days.first(), days.last()) {
+        (Some(first), Some(last)) => (*first, last.succ_opt().unwrap_or(*last)),
+        _ => (NaiveDate::MIN, NaiveDate::MIN),
+    };
+    lock.check()?;
+    let aggregates =
+        crate::tables::aggregate_stale_days(out, scope, run_id, &inputs, &mut manifest, window)?;
+    manifest.aggregated_inputs = inputs.clone();
+    manifest.last_run = Some(state::LastRun {
+        run_id: run_id.to_owned(),
+        finished: true,
+        days: format!("{} days", days_aggregated.len()),
+    });
+    manifest.save(out, scope)?;
+    let summary = FanInSummary {
+        run_id: run_id.to_owned(),
+        out: out.display().to_string(),
+        shards: count,
+        input_files: inputs.len() as u64,
+        days_aggregated,
+        written_files: aggregates.files,
+        stale_lock,
+        worst_cells: aggregates.worst_cells,
+    };
+    let path = out.join("_runs").join(format!("{run_id}.json"));
+    state::write_atomically(&path, &serde_json::to_vec_pretty(&summary)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    drop(lock);
+    Ok(summary)
+}
