@@ -10,8 +10,13 @@ help: ## This list.
 sample: ## Run the job on the embedded sample (offline) and print failure rates.
 	cargo run --locked -- run --config pipelines/sample.toml
 
-test-deps: ## Install what the tests need: Python readers (DuckDB, pyarrow, polars) and moto (S3).
+test-deps: ## Install what the tests need: Python readers (DuckDB, pyarrow, polars), moto (S3), the notebook runner, and Chromium (the report is checked in a browser).
 	python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium (Debian package) for the report tests"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	}
 
 lint: ## Formatting and clippy, as CI runs them.
 	cargo fmt --all --check

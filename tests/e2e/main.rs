@@ -16,6 +16,8 @@
 //! - `promises`: what nightly operation guarantees, tried as a hostile user and a
 //!   Kubernetes operator would (user files, container locks, SIGTERM, damaged archives,
 //!   bounded rejects, manifest checks, usage errors, late uploads over many nights);
+//! - `report`: blocking events on the Azerbaijan scenario, the country report in headless
+//!   Chromium, CSV export, and the analyst notebook executed against the output;
 //! - `shards`: `run --shard I/N` on four concurrent processes and `aggregate` give one
 //!   unsharded run's tables; killed, doubled and missing shards.
 
@@ -30,6 +32,7 @@ mod corrupted;
 mod nightly;
 mod promises;
 mod readers;
+mod report;
 mod s3;
 mod shards;
 mod sample;

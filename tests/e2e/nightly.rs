@@ -167,7 +167,9 @@ fn a_late_upload_changes_only_its_days_partitions_and_aggregates() {
             })
             .collect()
     };
-    let before: Vec<_> = TABLES.iter().map(|t| snapshot(t)).collect();
+    // blocking_events is one file recomputed over the whole history with the aggregates.
+    let per_day = || TABLES.iter().filter(|t| **t != "blocking_events");
+    let before: Vec<_> = per_day().map(|t| snapshot(t)).collect();
     let rows_before = read_table(&out.join("measurements")).len();
 
     // Two measurements of 2020-10-21 arrive late, uploaded on 2020-10-23.
@@ -189,7 +191,7 @@ fn a_late_upload_changes_only_its_days_partitions_and_aggregates() {
     assert_eq!(second.summary["new_objects"], 1, "{}", second.stderr);
     assert_eq!(second.summary["measurements_written"], 2);
     assert_eq!(read_table(&out.join("measurements")).len(), rows_before + 2);
-    for (table, old) in TABLES.iter().zip(&before) {
+    for (table, old) in per_day().zip(&before) {
         let new = snapshot(table);
         for (path, bytes) in &new {
             let name = path.to_string_lossy();
@@ -306,7 +308,8 @@ fn hostile_partition_values_are_rejected_and_nothing_is_written_outside_the_outp
                 || rel.starts_with("observations/test_name=whatsapp/")
                 || rel.starts_with("outcomes/test_name=whatsapp/")
                 || rel.starts_with("failure_rates/")
-                || rel.starts_with("ooni_counts/"),
+                || rel.starts_with("ooni_counts/")
+                || rel == "blocking_events/blocking_events.parquet",
             "{rel}"
         );
     }

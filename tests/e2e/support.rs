@@ -126,6 +126,7 @@ pub fn parquet_files(dir: &Path) -> Vec<PathBuf> {
 pub fn is_pipeline_file(path: &Path) -> bool {
     let name = path.file_name().unwrap().to_string_lossy();
     name.starts_with("part-")
+        || name == "blocking_events.parquet"
         || (name.len() == "2020-10-20.parquet".len()
             && name.as_bytes()[4] == b'-'
             && name.ends_with(".parquet"))
@@ -295,12 +296,13 @@ pub fn assert_balanced(summary: &Value) {
 }
 
 /// The output tables.
-pub const TABLES: [&str; 5] = [
+pub const TABLES: [&str; 6] = [
     "measurements",
     "observations",
     "outcomes",
     "failure_rates",
     "ooni_counts",
+    "blocking_events",
 ];
 
 /// Every row of every table, sorted, so two outputs can be compared regardless of file names.

@@ -232,7 +232,7 @@ impl RunPlan {
 /// A mistake in the flags or the config file: exit status 2, so schedulers do not retry it.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
-pub struct UsageError(#[from] anyhow::Error);
+pub struct UsageError(#[from] pub anyhow::Error);
 
 impl RunArgs {
     /// Merges the TOML file (if any) under the flags, validates, and fills defaults. Every

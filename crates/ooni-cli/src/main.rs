@@ -94,6 +94,48 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Writes a static HTML page per country (DIR/report/<CC>.html by default) that opens
+    /// offline: per target and stage, an ASN × day heatmap of the blocked (or failure) rate
+    /// with the measurement counts; the blocking events with their dates; and a table of
+    /// networks with, for each app, the dates it was blocked and how.
+    ///
+    /// Example: ooni-pipeline report --out out/azerbaijan-2020 --probe-cc AZ
+    Report {
+        /// The output directory of earlier runs.
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+        /// Countries to write a page for, comma-separated (default: every country).
+        #[arg(long, value_name = "CC,CC", value_delimiter = ',')]
+        probe_cc: Vec<String>,
+        /// Where to write the pages [default: DIR/report].
+        #[arg(long, value_name = "DIR")]
+        dest: Option<std::path::PathBuf>,
+    },
+    /// Writes a table as CSV on stdout, for spreadsheets: failure_rates or blocking_events,
+    /// filtered by country and days.
+    ///
+    /// Example: ooni-pipeline export --out DIR --table failure_rates --format csv --probe-cc AZ
+    ///     --since 2020-09-27 --until 2020-11-12 > az.csv
+    Export {
+        /// The output directory of earlier runs.
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+        /// failure_rates or blocking_events (events overlapping the days).
+        #[arg(long, value_name = "NAME")]
+        table: String,
+        /// Only csv.
+        #[arg(long, value_name = "FORMAT", default_value = "csv")]
+        format: String,
+        /// Countries to keep, comma-separated (default: all).
+        #[arg(long, value_name = "CC,CC", value_delimiter = ',')]
+        probe_cc: Vec<String>,
+        /// First day, inclusive.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        since: Option<String>,
+        /// Last day, exclusive.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        until: Option<String>,
+    },
 }
 
 /// How a command ended, as the process's exit status.
@@ -142,6 +184,30 @@ fn main() -> ExitCode {
         }
     };
     status.into()
+}
+
+/// A day flag of `report`/`export`; a bad one is a usage error.
+fn day_flag(flag: &str, value: Option<String>) -> anyhow::Result<Option<chrono::NaiveDate>> {
+    value
+        .map(|v| {
+            ooni_source::parse_day(&v).ok_or_else(|| {
+                config::UsageError(anyhow::anyhow!("{flag} {v:?} is not a YYYY-MM-DD date")).into()
+            })
+        })
+        .transpose()
+}
+
+/// The committed files of `out` as `report` and `export` need them.
+fn committed(out: &std::path::Path) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    if !out.is_dir() {
+        return Err(config::UsageError(anyhow::anyhow!(
+            "--out {}: no such directory (run `ooni-pipeline run --out {}` first)",
+            out.display(),
+            out.display()
+        ))
+        .into());
+    }
+    state::all_committed_files(out)
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -202,6 +268,71 @@ fn dispatch(command: Command) -> anyhow::Result<Status> {
             let plan = args.resolve(now.date_naive())?;
             let store = open_store(&plan)?;
             list(store.as_ref(), &plan)?;
+            Ok(Status::Success)
+        }
+        Command::Report {
+            out,
+            probe_cc,
+            dest,
+        } => {
+            let files = committed(&out)?;
+            let table = |name| state::table_files(&out, &files, name, None);
+            let inputs = ooni_report::Inputs {
+                failure_rates: table("failure_rates"),
+                blocking_events: table("blocking_events"),
+                outcomes: table("outcomes"),
+                measurements: table("measurements"),
+            };
+            let dest = dest.unwrap_or_else(|| out.join("report"));
+            let countries: Vec<String> = probe_cc
+                .iter()
+                .map(|c| c.trim().to_ascii_uppercase())
+                .collect();
+            let pages = ooni_report::write_reports(&inputs, &dest, &countries)
+                .with_context(|| format!("writing the report to {}", dest.display()))?;
+            let mut stdout = std::io::stdout().lock();
+            for page in &pages {
+                writeln!(stdout, "{}", page.display())?;
+            }
+            if pages.is_empty() {
+                eprintln!("no country with failure rates in {}", out.display());
+            }
+            Ok(Status::Success)
+        }
+        Command::Export {
+            out,
+            table,
+            format,
+            probe_cc,
+            since,
+            until,
+        } => {
+            if format != "csv" {
+                return Err(config::UsageError(anyhow::anyhow!(
+                    "--format {format:?}: only csv is supported"
+                ))
+                .into());
+            }
+            let kind: ooni_report::Table = table.parse().map_err(|e| {
+                config::UsageError(anyhow::anyhow!(
+                    "--table {table:?}: {e} (failure_rates or blocking_events)"
+                ))
+            })?;
+            let filter = ooni_report::Filter {
+                probe_cc: probe_cc
+                    .iter()
+                    .map(|c| c.trim().to_ascii_uppercase())
+                    .collect(),
+                since: day_flag("--since", since)?,
+                until: day_flag("--until", until)?,
+            };
+            let files = committed(&out)?;
+            let name = match kind {
+                ooni_report::Table::FailureRates => "failure_rates",
+                ooni_report::Table::BlockingEvents => "blocking_events",
+            };
+            let files = state::table_files(&out, &files, name, None);
+            ooni_report::export_csv(kind, &files, &filter, std::io::stdout().lock())?;
             Ok(Status::Success)
         }
         Command::Aggregate { out, shards, json } => {

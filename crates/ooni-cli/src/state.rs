@@ -28,6 +28,8 @@ pub const PARTITIONED_TABLES: [&str; 3] = ["measurements", "observations", "outc
 pub const AGGREGATE_TABLES: [&str; 2] = ["failure_rates", "ooni_counts"];
 /// Where quarantined records go.
 pub const REJECTS_DIR: &str = "rejects";
+/// The blocking events table: one file, rewritten whenever the aggregates are.
+pub const EVENTS_FILE: &str = "blocking_events/blocking_events.parquet";
 
 /// The manifest format this binary writes. Version 1 (before pending lists and committed
 /// rejects) is read and upgraded.
@@ -87,7 +89,9 @@ impl Scope {
     /// Whether a file the pipeline generates belongs to this scope.
     fn owns(&self, owned: &Owned, rel: &str) -> bool {
         let run = match owned {
-            Owned::Aggregate { .. } => return matches!(self, Scope::Whole | Scope::Aggregate),
+            Owned::Aggregate { .. } | Owned::Events => {
+                return matches!(self, Scope::Whole | Scope::Aggregate);
+            }
             Owned::Part { file, .. } => run_of_part(file),
             Owned::Rejects => rel
                 .rsplit('/')
@@ -309,7 +313,8 @@ impl Manifest {
                 Some(Owned::Aggregate { day }) => {
                     self.stale_aggregate_days.insert(day);
                 }
-                Some(Owned::Rejects) | None => {}
+                // Rewritten by the next aggregation whatever changed.
+                Some(Owned::Rejects | Owned::Events) | None => {}
             }
         }
         if !runs_to_reread.is_empty() {
@@ -365,7 +370,7 @@ pub fn table_files(
 pub fn day_of(rel: &str) -> Option<String> {
     match classify(rel)? {
         Owned::Part { day, .. } | Owned::Aggregate { day } => Some(day),
-        Owned::Rejects => None,
+        Owned::Rejects | Owned::Events => None,
     }
 }
 
@@ -449,6 +454,26 @@ fn remove_empty_parents(out: &Path, file: &Path) {
     }
 }
 
+/// Every file committed in the output directory, whatever scope committed it (a whole
+/// run, the shards, the fan-in): what `report` and `export` read.
+pub fn all_committed_files(out: &Path) -> anyhow::Result<BTreeSet<String>> {
+    let mut files = BTreeSet::new();
+    let mut scopes = vec![Scope::Whole, Scope::Aggregate];
+    for (count, indices) in shard_plans(out) {
+        scopes.extend(
+            indices
+                .into_iter()
+                .map(|index| Scope::Shard(Shard { index, count })),
+        );
+    }
+    for scope in scopes {
+        if manifest_path(out, scope).is_file() {
+            files.extend(Manifest::load(out, scope)?.files);
+        }
+    }
+    Ok(files)
+}
+
 /// The pending lists of commits that may have been interrupted.
 fn pending_lists(out: &Path, scope: Scope) -> anyhow::Result<Vec<PathBuf>> {
     let dir = scope.state_dir(out);
@@ -487,7 +512,7 @@ fn owned_looking_files(out: &Path, scope: Scope) -> anyhow::Result<Vec<String>> 
     for top in PARTITIONED_TABLES
         .iter()
         .chain(AGGREGATE_TABLES.iter())
-        .chain(std::iter::once(&REJECTS_DIR))
+        .chain([REJECTS_DIR, "blocking_events"].iter())
     {
         let dir = out.join(top);
         if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
@@ -527,6 +552,8 @@ pub enum Owned {
     },
     /// `rejects/<run>[-<batch>].jsonl`.
     Rejects,
+    /// `blocking_events/blocking_events.parquet`.
+    Events,
 }
 
 /// Whether `rel` is a name the pipeline generates, and which kind.
@@ -552,6 +579,7 @@ pub fn classify(rel: &str) -> Option<Owned> {
                 day: day.to_owned(),
             })
         }
+        _ if rel == EVENTS_FILE => Some(Owned::Events),
         [dir, file] if *dir == REJECTS_DIR => {
             let stem = file.strip_suffix(".jsonl")?;
             let run = match stem.rsplit_once('-') {
@@ -700,6 +728,8 @@ mod tests {
             classify("failure_rates/2020-10-20.parquet"),
             Some(Owned::Aggregate { .. })
         ));
+        assert_eq!(classify(EVENTS_FILE), Some(Owned::Events));
+        assert_eq!(classify("blocking_events/mine.parquet"), None);
         assert_eq!(
             classify("rejects/20201021T000000Z-123-0003.jsonl"),
             Some(Owned::Rejects)

@@ -35,13 +35,20 @@ pub fn aggregate_stale_days(
     window: (NaiveDate, NaiveDate),
 ) -> anyhow::Result<Aggregates> {
     let pending = state::pending_path(out, scope, run_id, 9999);
-    let names: Vec<String> = manifest
+    let rewrite_events =
+        !manifest.stale_aggregate_days.is_empty() || !manifest.files.contains(state::EVENTS_FILE);
+    let mut names: Vec<String> = manifest
         .stale_aggregate_days
         .iter()
         .flat_map(|day| state::AGGREGATE_TABLES.map(|t| format!("{t}/{day}.parquet")))
         .collect();
+    names.push(state::EVENTS_FILE.to_owned());
     state::write_atomically(&pending, &serde_json::to_vec(&names)?)?;
-    let aggregates = write_aggregates(out, run_id, inputs, manifest, window)?;
+    let mut aggregates = write_aggregates(out, run_id, inputs, manifest, window)?;
+    if rewrite_events {
+        write_events(out, run_id, inputs, manifest)?;
+        aggregates.files.push(state::EVENTS_FILE.to_owned());
+    }
     manifest.stale_aggregate_days.clear();
     manifest.save(out, scope)?;
     std::fs::remove_file(&pending).with_context(|| format!("removing {}", pending.display()))?;
@@ -146,6 +153,39 @@ fn write_aggregates(
         files,
         worst_cells: worst_cells(&worst)?,
     })
+}
+
+/// Recomputes `blocking_events` over the whole history of `failure_rates` (the detector is
+/// stateless: the same history gives the same events, whatever the order it arrived in),
+/// with witnesses from `outcomes` and network names from `measurements`.
+fn write_events(
+    out: &Path,
+    run_id: &str,
+    inputs: &BTreeSet<String>,
+    manifest: &mut Manifest,
+) -> anyhow::Result<()> {
+    let events = ooni_events::blocking_events(
+        &ooni_events::Inputs {
+            failure_rates: state::table_files(out, &manifest.files, "failure_rates", None),
+            outcomes: state::table_files(out, inputs, "outcomes", None),
+            measurements: state::table_files(out, inputs, "measurements", None),
+        },
+        &ooni_events::Params::default(),
+    )
+    .context("detecting blocking events")?;
+    let staged = out.join("_staging").join(run_id).join(state::EVENTS_FILE);
+    ooni_events::write_table(&events, &staged)
+        .with_context(|| format!("writing {}", staged.display()))?;
+    let path = out.join(state::EVENTS_FILE);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::rename(&staged, &path)
+        .with_context(|| format!("moving {} to {}", staged.display(), path.display()))?;
+    let _ = std::fs::remove_dir_all(out.join("_staging").join(run_id));
+    let _ = std::fs::remove_dir(out.join("_staging"));
+    manifest.files.insert(state::EVENTS_FILE.to_owned());
+    Ok(())
 }
 
 fn worst_cells(frame: &DataFrame) -> PolarsResult<Vec<WorstCell>> {
