@@ -34,5 +34,5 @@ mod promises;
 mod readers;
 mod report;
 mod s3;
-mod shards;
 mod sample;
+mod shards;
