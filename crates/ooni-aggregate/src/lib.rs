@@ -147,6 +147,11 @@ pub fn scan_outcomes(files: &[PathBuf]) -> Result<LazyFrame, AggregateError> {
             ("ooni_drop_reason", DataType::String),
             ("test_name", DataType::String),
             ("measurement_day", DataType::Date),
+            ("report_id", DataType::String),
+            ("target_id", DataType::String),
+            ("status", DataType::String),
+            ("blocking_kind", DataType::String),
+            ("is_hop", DataType::Boolean),
         ],
         true,
         "failure_rates",
@@ -167,6 +172,7 @@ pub fn scan_failure_rates(files: &[PathBuf]) -> Result<LazyFrame, AggregateError
             ("measurement_count", DataType::UInt32),
             ("failure_count", DataType::UInt32),
             ("top_failure", DataType::String),
+            ("rollup", DataType::Boolean),
         ],
         false,
         "failure_rates",
@@ -193,79 +199,259 @@ pub fn scan_measurements(files: &[PathBuf]) -> Result<LazyFrame, AggregateError>
     )
 }
 
+/// The `target_id`s that pool interchangeable hosts (OONI `targets.py` combination rule
+/// `any_of`: reaching any member is reaching the service). Each gets rows of its own; the
+/// other roles are required services (`all_of`) whose hosts' own rows say it.
+const POOLED_TARGETS: [&str; 2] = ["whatsapp/endpoints", "telegram/dc_pool"];
+
+/// Columns of `outcomes` that files written before issue 9 lack (absent, or null where a
+/// scan spanning file versions fills them), with the value they stand for: a failed stage
+/// is a `failure`, any other `ok`; nothing is a hop.
+fn with_outcome_defaults(mut outcomes: LazyFrame) -> LazyFrame {
+    let Ok(schema) = outcomes.collect_schema() else {
+        // The error surfaces when the frame is collected.
+        return outcomes;
+    };
+    let implied_status = when(col("failed"))
+        .then(lit("failure"))
+        .otherwise(lit("ok"));
+    let mut fill: Vec<Expr> = vec![
+        if schema.contains("status") {
+            col("status").fill_null(implied_status)
+        } else {
+            implied_status
+        }
+        .alias("status"),
+        if schema.contains("is_hop") {
+            col("is_hop").fill_null(lit(false))
+        } else {
+            lit(false)
+        }
+        .alias("is_hop"),
+    ];
+    for name in ["blocking_kind", "report_id", "target_id"] {
+        if !schema.contains(name) {
+            fill.push(lit(NULL).cast(DataType::String).alias(name));
+        }
+    }
+    outcomes.with_columns(fill)
+}
+
+/// One row per (measurement, pooled target_id, stage) combining the outcomes of the pool's
+/// hosts: ok when any host is ok, else blocked when any is blocked, else down when any is
+/// down, else failure; failed when every host failed.
+fn target_rollups(outcomes: LazyFrame) -> LazyFrame {
+    let is_status = |s: &str| col("status").eq(lit(s.to_owned()));
+    let count = |e: Expr| e.cast(DataType::UInt32).sum();
+    let pooled = POOLED_TARGETS
+        .iter()
+        .map(|t| col("target_id").eq(lit(*t)))
+        .reduce(Expr::or)
+        .unwrap_or(lit(false));
+    let status = when(col("n_ok").gt(lit(0)))
+        .then(lit("ok"))
+        .when(col("n_blocked").gt(lit(0)))
+        .then(lit("blocked"))
+        .when(col("n_down").gt(lit(0)))
+        .then(lit("down"))
+        .otherwise(lit("failure"));
+    outcomes
+        .filter(pooled)
+        .group_by([
+            col("measurement_day"),
+            col("probe_cc"),
+            col("probe_asn"),
+            col("test_name"),
+            col("target_id"),
+            col("stage"),
+            col("measurement_uid"),
+        ])
+        .agg([
+            col("report_id").first(),
+            col("msm_failure").first(),
+            len().cast(DataType::UInt32).alias("n"),
+            count(is_status("ok")).alias("n_ok"),
+            count(is_status("blocked")).alias("n_blocked"),
+            count(is_status("down")).alias("n_down"),
+            count(col("failed")).alias("n_failed"),
+            col("failure").drop_nulls().first().alias("member_failure"),
+            col("blocking_kind")
+                .drop_nulls()
+                .first()
+                .alias("member_kind"),
+        ])
+        .with_columns([
+            status.alias("status"),
+            col("n_failed").eq(col("n")).alias("failed"),
+        ])
+        .with_columns([
+            when(col("failed"))
+                .then(col("member_failure"))
+                .otherwise(lit(NULL).cast(DataType::String))
+                .alias("failure"),
+            when(col("status").eq(lit("blocked")))
+                .then(col("member_kind"))
+                .otherwise(lit(NULL).cast(DataType::String))
+                .alias("blocking_kind"),
+            col("target_id").alias("domain"),
+            lit(true).alias("rollup"),
+        ])
+}
+
+/// The columns of the rows `failure_rates` groups (domain rows and target rollups alike).
+fn rate_input(frame: LazyFrame) -> LazyFrame {
+    frame.select([
+        col("measurement_day"),
+        col("probe_cc").cast(DataType::String),
+        col("probe_asn").cast(DataType::UInt32),
+        col("test_name").cast(DataType::String),
+        col("domain").cast(DataType::String),
+        col("stage").cast(DataType::String),
+        col("measurement_uid").cast(DataType::String),
+        col("report_id").cast(DataType::String),
+        col("target_id").cast(DataType::String),
+        col("failed").cast(DataType::Boolean),
+        col("failure").cast(DataType::String),
+        col("status").cast(DataType::String),
+        col("blocking_kind").cast(DataType::String),
+        col("msm_failure").cast(DataType::Boolean),
+        col("rollup").cast(DataType::Boolean),
+    ])
+}
+
+/// The most frequent value of `column` among the rows where `filter` holds, per cell
+/// (ties: the smallest value).
+fn top(rows: LazyFrame, keys: &[Expr], column: &str, filter: Expr, alias: &str) -> LazyFrame {
+    let mut with_value = keys.to_vec();
+    with_value.push(col(column));
+    rows.filter(filter.and(col(column).is_not_null()))
+        .group_by(with_value)
+        .agg([len().alias("n")])
+        .group_by(keys)
+        .agg([col(column)
+            .sort_by(
+                [col("n"), col(column)],
+                SortMultipleOptions::default().with_order_descending_multi([true, false]),
+            )
+            .first()
+            .alias(alias)])
+}
+
 /// `failure_rates` from the `outcomes` directory (one row per measurement, domain and stage
-/// that the measurement reached; see `ooni-observations` for the first-failing-stage rule).
+/// that the measurement reached; see `ooni-observations` for the first-failing-stage rule
+/// and the statuses, `docs/blocking.md` for how to read them).
 ///
 /// `measurement_count` counts distinct measurements with an outcome, excluding those OONI
 /// would call a test failure (`msm_failure`), which are counted in `msm_failure_count`
 /// instead; measurements OONI drops (no report id, ZZ, AS0) are left out entirely.
 /// `failure_rate`, `ci_low` and `ci_high` are null when `measurement_count` is 0: an empty
 /// cell must not read as "reachable".
+///
+/// Of the counted measurements, `failure_count` failed there (a failure string; unchanged
+/// meaning), `blocked_count` were judged blocked (interference: failed while the control
+/// succeeded, or a manipulated result) with `blocked_rate` and its Wilson interval
+/// `blocked_ci_low`/`blocked_ci_high`, and `down_count` failed like the control did.
+/// `top_blocking_kind` is the most frequent blocking kind, `report_count` the distinct
+/// report ids (independent probe runs) behind the cell.
+///
+/// Redirect hops of URL-input tests (`is_hop`) are left out: their outcome is filed under
+/// the input's domain, so web_connectivity's `domain` is the input's, as in `ooni_counts`,
+/// and the two tables join on (day, country, ASN, test, domain). `target_id` is the
+/// domain's service role; the pools of interchangeable hosts (`whatsapp/endpoints`,
+/// `telegram/dc_pool`) also get rows of their own (`rollup` true, `domain` = the role id)
+/// combining their hosts per measurement: the pool is ok when any host is, failed when
+/// every host failed.
 pub fn failure_rates(outcomes: LazyFrame) -> LazyFrame {
-    let outcomes = outcomes.filter(col("ooni_drop_reason").is_null());
+    let outcomes = with_outcome_defaults(outcomes)
+        .filter(col("ooni_drop_reason").is_null())
+        .filter(col("is_hop").not());
+    let domains = rate_input(outcomes.clone().with_column(lit(false).alias("rollup")));
+    let rollups = rate_input(target_rollups(outcomes));
+    // `concat` fails only on an empty list of frames.
+    let rows = concat([domains.clone(), rollups], UnionArgs::default()).unwrap_or(domains);
     let keys: Vec<Expr> = FAILURE_RATE_KEYS.iter().map(|k| col(*k)).collect();
     let valid = col("msm_failure").not();
-    let counts = outcomes.clone().group_by(keys.clone()).agg([
+    let distinct = |filter: Expr, name: &str| {
         col("measurement_uid")
+            .filter(filter)
+            .n_unique()
+            .cast(DataType::UInt32)
+            .alias(name)
+    };
+    let counts = rows.clone().group_by(keys.clone()).agg([
+        distinct(valid.clone(), "measurement_count"),
+        distinct(valid.clone().and(col("failed")), "failure_count"),
+        distinct(col("msm_failure"), "msm_failure_count"),
+        distinct(
+            valid.clone().and(col("status").eq(lit("blocked"))),
+            "blocked_count",
+        ),
+        distinct(
+            valid.clone().and(col("status").eq(lit("down"))),
+            "down_count",
+        ),
+        col("report_id")
             .filter(valid.clone())
+            .drop_nulls()
             .n_unique()
             .cast(DataType::UInt32)
-            .alias("measurement_count"),
-        col("measurement_uid")
-            .filter(valid.clone().and(col("failed")))
-            .n_unique()
-            .cast(DataType::UInt32)
-            .alias("failure_count"),
-        col("measurement_uid")
-            .filter(col("msm_failure"))
-            .n_unique()
-            .cast(DataType::UInt32)
-            .alias("msm_failure_count"),
+            .alias("report_count"),
+        col("target_id").drop_nulls().first().alias("target_id"),
+        col("rollup").any(false).alias("rollup"),
     ]);
-    let mut failure_keys = keys.clone();
-    failure_keys.push(col("failure"));
-    let top_failure = outcomes
-        .filter(valid.and(col("failed")))
-        .group_by(failure_keys)
-        .agg([len().alias("n")])
-        .group_by(keys.clone())
-        .agg([col("failure")
-            .sort_by(
-                [col("n"), col("failure")],
-                SortMultipleOptions::default().with_order_descending_multi([true, false]),
-            )
-            .first()
-            .alias("top_failure")]);
+    let top_failure = top(
+        rows.clone(),
+        &keys,
+        "failure",
+        valid.clone().and(col("failed")),
+        "top_failure",
+    );
+    let top_kind = top(
+        rows,
+        &keys,
+        "blocking_kind",
+        valid.and(col("status").eq(lit("blocked"))),
+        "top_blocking_kind",
+    );
     let (p, low, high) = wilson(col("failure_count"), col("measurement_count"));
+    let (bp, blow, bhigh) = wilson(col("blocked_count"), col("measurement_count"));
     // Null, not 0, for empty cells: an empty cell must not read as "reachable".
     let when_counted = |e: Expr| {
         when(col("measurement_count").gt(lit(0)))
             .then(e)
             .otherwise(lit(NULL).cast(DataType::Float64))
     };
-    let sort_keys: Vec<PlSmallStr> = FAILURE_RATE_KEYS.iter().map(|k| (*k).into()).collect();
-    counts
-        .join(
-            top_failure,
-            keys.clone(),
-            keys,
-            JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns),
-        )
-        .with_columns([
-            when_counted(p).alias("failure_rate"),
-            // The Wilson bounds are exactly 0 with no failures and 1 with all failures.
+    // The Wilson bounds are exactly 0 with no positives and 1 with all positives.
+    let bounds = |k: &str, low: Expr, high: Expr, names: [&str; 2]| {
+        [
+            when_counted(when(col(k).eq(lit(0))).then(lit(0.0)).otherwise(low)).alias(names[0]),
             when_counted(
-                when(col("failure_count").eq(lit(0)))
-                    .then(lit(0.0))
-                    .otherwise(low),
-            )
-            .alias("ci_low"),
-            when_counted(
-                when(col("failure_count").eq(col("measurement_count")))
+                when(col(k).eq(col("measurement_count")))
                     .then(lit(1.0))
                     .otherwise(high),
             )
-            .alias("ci_high"),
+            .alias(names[1]),
+        ]
+    };
+    let [ci_low, ci_high] = bounds("failure_count", low, high, ["ci_low", "ci_high"]);
+    let [b_low, b_high] = bounds(
+        "blocked_count",
+        blow,
+        bhigh,
+        ["blocked_ci_low", "blocked_ci_high"],
+    );
+    let join = || JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns);
+    let sort_keys: Vec<PlSmallStr> = FAILURE_RATE_KEYS.iter().map(|k| (*k).into()).collect();
+    counts
+        .join(top_failure, keys.clone(), keys.clone(), join())
+        .join(top_kind, keys.clone(), keys, join())
+        .with_columns([
+            when_counted(p).alias("failure_rate"),
+            ci_low,
+            ci_high,
+            when_counted(bp).alias("blocked_rate"),
+            b_low,
+            b_high,
         ])
         .select([
             col("measurement_day"),
@@ -281,6 +467,15 @@ pub fn failure_rates(outcomes: LazyFrame) -> LazyFrame {
             col("ci_high"),
             col("top_failure"),
             col("msm_failure_count"),
+            col("blocked_count"),
+            col("blocked_rate"),
+            col("blocked_ci_low"),
+            col("blocked_ci_high"),
+            col("down_count"),
+            col("top_blocking_kind"),
+            col("report_count"),
+            col("target_id"),
+            col("rollup"),
         ])
         .sort(
             sort_keys,
@@ -326,9 +521,10 @@ pub fn ooni_counts(measurements: LazyFrame) -> LazyFrame {
 
 /// The cells most clearly failing at stage `any`, summed over the days in `[since, until)`:
 /// (country, ASN, test, domain) with the counts behind each rate, ranked by the lower
-/// bound of the 95% Wilson interval.
+/// bound of the 95% Wilson interval. `target_id` rollup rows are left out (their
+/// measurements are already in their domains' rows).
 pub fn worst_cells(
-    failure_rates: LazyFrame,
+    mut failure_rates: LazyFrame,
     since: chrono::NaiveDate,
     until: chrono::NaiveDate,
     limit: u32,
@@ -339,7 +535,13 @@ pub fn worst_cells(
         col("test_name"),
         col("domain"),
     ];
+    // Domains only: a target_id rollup repeats its domains' measurements.
+    let domains_only = match failure_rates.collect_schema() {
+        Ok(schema) if schema.contains("rollup") => col("rollup").fill_null(lit(false)).not(),
+        _ => lit(true),
+    };
     failure_rates
+        .filter(domains_only)
         .filter(
             col("stage")
                 .eq(lit("any"))
@@ -504,5 +706,285 @@ mod tests {
         let column = worst.column("domain").unwrap().str().unwrap();
         let domains: Vec<_> = (0..column.len()).filter_map(|i| column.get(i)).collect();
         assert_eq!(domains, ["many.example", "one.example"]);
+    }
+
+    /// One outcome row with the issue-9 columns.
+    struct Row {
+        uid: &'static str,
+        report: Option<&'static str>,
+        domain: &'static str,
+        target_id: Option<&'static str>,
+        stage: &'static str,
+        failed: bool,
+        failure: Option<&'static str>,
+        status: &'static str,
+        kind: Option<&'static str>,
+        is_hop: bool,
+        test: &'static str,
+    }
+
+    fn row(
+        uid: &'static str,
+        domain: &'static str,
+        stage: &'static str,
+        status: &'static str,
+    ) -> Row {
+        Row {
+            uid,
+            report: Some("r1"),
+            domain,
+            target_id: None,
+            stage,
+            failed: matches!(status, "down" | "failure"),
+            failure: None,
+            status,
+            kind: None,
+            is_hop: false,
+            test: "web_connectivity",
+        }
+    }
+
+    fn frame(rows: &[Row]) -> LazyFrame {
+        let n = rows.len();
+        df!(
+            "measurement_uid" => rows.iter().map(|r| r.uid).collect::<Vec<_>>(),
+            "report_id" => rows.iter().map(|r| r.report).collect::<Vec<_>>(),
+            "probe_cc" => vec!["RU"; n],
+            "probe_asn" => vec![12389u32; n],
+            "domain" => rows.iter().map(|r| r.domain).collect::<Vec<_>>(),
+            "target_id" => rows.iter().map(|r| r.target_id).collect::<Vec<_>>(),
+            "stage" => rows.iter().map(|r| r.stage).collect::<Vec<_>>(),
+            "failed" => rows.iter().map(|r| r.failed).collect::<Vec<_>>(),
+            "failure" => rows.iter().map(|r| r.failure).collect::<Vec<_>>(),
+            "status" => rows.iter().map(|r| r.status).collect::<Vec<_>>(),
+            "blocking_kind" => rows.iter().map(|r| r.kind).collect::<Vec<_>>(),
+            "inferred" => vec![false; n],
+            "is_hop" => rows.iter().map(|r| r.is_hop).collect::<Vec<_>>(),
+            "msm_failure" => vec![false; n],
+            "ooni_drop_reason" => vec![None::<&str>; n],
+            "test_name" => rows.iter().map(|r| r.test).collect::<Vec<_>>(),
+            "measurement_day" => vec![day(); n],
+        )
+        .unwrap()
+        .lazy()
+    }
+
+    /// The failure_rates row of (domain, stage).
+    fn cell(out: &DataFrame, domain: &str, stage: &str) -> DataFrame {
+        out.clone()
+            .lazy()
+            .filter(
+                col("domain")
+                    .eq(lit(domain))
+                    .and(col("stage").eq(lit(stage))),
+            )
+            .collect()
+            .unwrap()
+    }
+
+    fn u32_of(df: &DataFrame, c: &str) -> u32 {
+        df.column(c).unwrap().u32().unwrap().get(0).unwrap()
+    }
+
+    fn str_of(df: &DataFrame, c: &str) -> Option<String> {
+        df.column(c)
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(0)
+            .map(str::to_owned)
+    }
+
+    #[test]
+    fn blocked_and_down_counts_with_wilson_bounds_kind_and_reports() {
+        let mut rows = Vec::new();
+        for (uid, report, status, kind) in [
+            ("a", "r1", "blocked", Some("http.blockpage")),
+            ("b", "r1", "blocked", Some("http.blockpage")),
+            ("c", "r2", "blocked", Some("http.diff")),
+            ("d", "r2", "down", None),
+            ("e", "r3", "ok", None),
+            ("f", "r3", "ok", None),
+            ("g", "r3", "ok", None),
+            ("h", "r4", "ok", None),
+            ("i", "r4", "ok", None),
+            ("j", "r4", "ok", None),
+        ] {
+            rows.push(Row {
+                report: Some(report),
+                kind,
+                ..row(uid, "rutor.org", "http", status)
+            });
+        }
+        let out = failure_rates(frame(&rows)).collect().unwrap();
+        let c = cell(&out, "rutor.org", "http");
+        assert_eq!(c.height(), 1);
+        assert_eq!(u32_of(&c, "measurement_count"), 10);
+        assert_eq!(u32_of(&c, "blocked_count"), 3);
+        assert_eq!(u32_of(&c, "down_count"), 1);
+        assert_eq!(
+            u32_of(&c, "failure_count"),
+            1,
+            "a blockpage is no failure string"
+        );
+        assert_eq!(u32_of(&c, "report_count"), 4);
+        assert_eq!(
+            str_of(&c, "top_blocking_kind").as_deref(),
+            Some("http.blockpage")
+        );
+        let f = |name: &str| c.column(name).unwrap().f64().unwrap().get(0).unwrap();
+        assert!((f("blocked_rate") - 0.3).abs() < 1e-12);
+        // Wilson 95% for 3/10, as for the failure rate.
+        assert!((f("blocked_ci_low") - 0.107_789).abs() < 1e-5);
+        assert!((f("blocked_ci_high") - 0.603_222).abs() < 1e-5);
+    }
+
+    /// bit.ly redirects to www.example.com, which is blocked: the verdict is bit.ly's; the
+    /// hop's own rows stay in `outcomes` but not in failure_rates, so failure_rates and
+    /// ooni_counts meet on the same five keys.
+    #[test]
+    fn hops_are_filed_under_the_input_and_the_tables_join_on_the_input_domain() {
+        let rows = vec![
+            row("m1", "bit.ly", "dns", "ok"),
+            row("m1", "bit.ly", "tcp", "ok"),
+            Row {
+                failed: true,
+                failure: Some("connection_refused"),
+                kind: Some("tcp.refused"),
+                ..row("m1", "bit.ly", "http", "blocked")
+            },
+            Row {
+                failed: true,
+                failure: Some("connection_refused"),
+                kind: Some("tcp.refused"),
+                ..row("m1", "bit.ly", "any", "blocked")
+            },
+            Row {
+                is_hop: true,
+                failed: true,
+                kind: Some("tcp.refused"),
+                ..row("m1", "www.example.com", "tcp", "blocked")
+            },
+            Row {
+                is_hop: true,
+                ..row("m1", "www.example.com", "any", "blocked")
+            },
+        ];
+        let rates = failure_rates(frame(&rows)).collect().unwrap();
+        let domains = rates.column("domain").unwrap().str().unwrap();
+        assert!((0..domains.len()).all(|i| domains.get(i) == Some("bit.ly")));
+        let any = cell(&rates, "bit.ly", "any");
+        assert_eq!(u32_of(&any, "blocked_count"), 1);
+        assert_eq!(u32_of(&any, "failure_count"), 1);
+
+        let measurements = df!(
+            "probe_cc" => ["RU"],
+            "probe_asn" => [12389u32],
+            "domain" => ["bit.ly"],
+            "anomaly" => [true],
+            "confirmed" => [false],
+            "msm_failure" => [false],
+            "ooni_drop_reason" => [None::<&str>],
+            "test_name" => ["web_connectivity"],
+            "measurement_day" => [day()],
+        )
+        .unwrap()
+        .lazy();
+        let keys: Vec<Expr> = OONI_COUNT_KEYS.iter().map(|k| col(*k)).collect();
+        let joined = ooni_counts(measurements)
+            .join(
+                failure_rates(frame(&rows)).filter(col("stage").eq(lit("any"))),
+                keys.clone(),
+                keys,
+                JoinArgs::new(JoinType::Inner),
+            )
+            .collect()
+            .unwrap();
+        assert_eq!(joined.height(), 1);
+        assert_eq!(u32_of(&joined, "anomaly_count"), 1);
+        assert_eq!(u32_of(&joined, "blocked_count"), 1);
+    }
+
+    #[test]
+    fn pooled_targets_are_ok_when_any_member_is() {
+        let dc = |uid, domain, status| Row {
+            test: "telegram",
+            target_id: Some("telegram/dc_pool"),
+            ..row(uid, domain, "tcp", status)
+        };
+        let web = |uid, domain, status| Row {
+            test: "whatsapp",
+            target_id: Some("whatsapp/web"),
+            ..row(uid, domain, "tls", status)
+        };
+        let rows = vec![
+            // m1: one data centre fails, the other works: the pool works.
+            dc("m1", "149.154.175.50", "failure"),
+            dc("m1", "149.154.167.51", "ok"),
+            // m2: every data centre is blocked: the pool is blocked.
+            Row {
+                failed: true,
+                failure: Some("generic_timeout_error"),
+                kind: Some("tcp.timeout"),
+                ..dc("m2", "149.154.175.50", "blocked")
+            },
+            Row {
+                failed: true,
+                failure: Some("generic_timeout_error"),
+                kind: Some("tcp.timeout"),
+                ..dc("m2", "149.154.167.51", "blocked")
+            },
+            web("m3", "web.whatsapp.com", "blocked"),
+        ];
+        let out = failure_rates(frame(&rows)).collect().unwrap();
+        let pool = cell(&out, "telegram/dc_pool", "tcp");
+        assert_eq!(u32_of(&pool, "measurement_count"), 2);
+        assert_eq!(u32_of(&pool, "blocked_count"), 1);
+        assert_eq!(
+            u32_of(&pool, "failure_count"),
+            1,
+            "only m2 failed everywhere"
+        );
+        assert_eq!(
+            str_of(&pool, "top_blocking_kind").as_deref(),
+            Some("tcp.timeout")
+        );
+        assert_eq!(
+            pool.column("rollup").unwrap().bool().unwrap().get(0),
+            Some(true)
+        );
+        // The data centres keep their own rows, with their role.
+        let one = cell(&out, "149.154.175.50", "tcp");
+        assert_eq!(u32_of(&one, "measurement_count"), 2);
+        assert_eq!(
+            str_of(&one, "target_id").as_deref(),
+            Some("telegram/dc_pool")
+        );
+        // A role of one host per measurement has no rows of its own: its host's are.
+        assert_eq!(cell(&out, "whatsapp/web", "tls").height(), 0);
+        let web = cell(&out, "web.whatsapp.com", "tls");
+        assert_eq!(u32_of(&web, "blocked_count"), 1);
+        assert_eq!(str_of(&web, "target_id").as_deref(), Some("whatsapp/web"));
+    }
+
+    #[test]
+    fn rates_of_no_files_are_an_empty_table_with_every_column() {
+        let out = failure_rates(scan_outcomes(&[]).unwrap())
+            .collect()
+            .unwrap();
+        assert_eq!(out.height(), 0);
+        for c in [
+            "blocked_count",
+            "blocked_rate",
+            "blocked_ci_low",
+            "blocked_ci_high",
+            "down_count",
+            "top_blocking_kind",
+            "report_count",
+            "target_id",
+            "rollup",
+        ] {
+            assert!(out.column(c).is_ok(), "{c}");
+        }
     }
 }

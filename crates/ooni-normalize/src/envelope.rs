@@ -37,6 +37,13 @@ pub(crate) struct Envelope<'a> {
     pub software_version: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub measurement_start_time: Option<&'a RawValue>,
+    /// Before 2016 the measurement's start was written `test_start_time` (a string, or a
+    /// float of seconds since the epoch in YAML-era reports).
+    #[serde(borrow, default)]
+    pub test_start_time: Option<&'a RawValue>,
+    /// YAML-era reports: the report's start, seconds since the epoch.
+    #[serde(borrow, default)]
+    pub start_time: Option<&'a RawValue>,
     #[serde(borrow, default)]
     pub probe_cc: Option<&'a RawValue>,
     #[serde(borrow, default)]

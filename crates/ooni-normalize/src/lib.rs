@@ -222,27 +222,58 @@ pub struct Judgement {
     pub ooni_drop_reason: Option<String>,
 }
 
-/// Judges `content` (the bare measurement) as OONI's fastpath would.
-fn judge(content: &str, uid: &str) -> Judgement {
+/// A JSON string literal.
+fn json_string(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+/// Judges `content` (the bare measurement) as OONI's fastpath would, and returns the
+/// blocking fingerprints confirmed for its country, with where they matched.
+fn judge(content: &str, uid: &str) -> (Judgement, ooni_observations::FingerprintMatches) {
     let fingerprints = ooni_verdict::Fingerprints::embedded();
     let dropped = ooni_verdict::drop_reason(content).map(|d| d.as_str().to_owned());
     match ooni_verdict::judge(content, Some(uid), fingerprints) {
-        Ok(v) => Judgement {
-            anomaly: v.anomaly,
-            confirmed: v.confirmed,
-            msm_failure: v.msm_failure,
-            blocking_general: v.blocking_general,
-            msm_failure_reason: v.failure_reason.map(str::to_owned),
-            matched_fingerprint: v.matched_fingerprint,
-            ooni_drop_reason: dropped,
-        },
+        Ok(v) => {
+            // A DNS answer is a blockpage address when the fingerprint is known from the
+            // probe's country (ooni/data's `country_consistent_blockpage`); a response is a
+            // blockpage when fastpath confirms the fingerprint (`is_confirmed`: the
+            // country, or a national or ISP-wide scope).
+            let mut matches = ooni_observations::FingerprintMatches::default();
+            for hit in &v.fingerprint_hits {
+                match &hit.location {
+                    ooni_verdict::HitLocation::DnsAnswer(a) if hit.country_consistent => {
+                        matches.dns.push((a.clone(), hit.name.clone()));
+                    }
+                    ooni_verdict::HitLocation::Response(i) if hit.confirmed => {
+                        matches.responses.push((*i, hit.name.clone()));
+                    }
+                    _ => {}
+                }
+            }
+            (judgement_of(v, dropped), matches)
+        }
         // Fastpath would raise on this measurement and write no row: a drop.
-        Err(e) => Judgement {
-            msm_failure: true,
-            msm_failure_reason: Some("unscorable".to_owned()),
-            ooni_drop_reason: dropped.or_else(|| Some(format!("unscorable: {e}"))),
-            ..Judgement::default()
-        },
+        Err(e) => (
+            Judgement {
+                msm_failure: true,
+                msm_failure_reason: Some("unscorable".to_owned()),
+                ooni_drop_reason: dropped.or_else(|| Some(format!("unscorable: {e}"))),
+                ..Judgement::default()
+            },
+            ooni_observations::FingerprintMatches::default(),
+        ),
+    }
+}
+
+fn judgement_of(v: ooni_verdict::Verdict, dropped: Option<String>) -> Judgement {
+    Judgement {
+        anomaly: v.anomaly,
+        confirmed: v.confirmed,
+        msm_failure: v.msm_failure,
+        blocking_general: v.blocking_general,
+        msm_failure_reason: v.failure_reason.map(str::to_owned),
+        matched_fingerprint: v.matched_fingerprint,
+        ooni_drop_reason: dropped,
     }
 }
 
@@ -408,10 +439,38 @@ pub fn normalize(raw: &[u8], archive_uid: Option<&str>) -> Result<Outcome, Norma
         return Ok(Outcome::Skipped(Skip::Placeholder));
     }
     let row = build_row(&env, raw, archive_uid)?;
+    // Fastpath sees the measurement as OONI's normalizer left it: with the substituted
+    // start time and the unknown network's `AS0` (only inserted when the key is absent, so
+    // no key is ever duplicated).
+    let mut patched = String::new();
+    let mut insert = |key: &str, value: &str| {
+        if patched.is_empty() {
+            patched = content_text.trim_start().to_owned();
+        }
+        let field = format!("{}:{},", json_string(key), json_string(value));
+        patched.insert_str(1, &field);
+    };
+    if env.measurement_start_time.is_none() {
+        insert(
+            "measurement_start_time",
+            &row.measurement_start_time
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
+        );
+    }
+    if env.probe_asn.is_none() {
+        insert("probe_asn", "AS0");
+    }
+    let judged_text = if patched.is_empty() {
+        content_text
+    } else {
+        patched.as_str()
+    };
+    let (judgement, fingerprints) = judge(judged_text, &row.measurement_uid);
     // The canonical test name, not the body's spelling, decides which observations exist.
-    let observed = ooni_observations::observe_as(content_text, &row.test_name)
-        .map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
-    let judgement = judge(content_text, &row.measurement_uid);
+    let observed =
+        ooni_observations::observe_judged(content_text, Some(&row.test_name), &fingerprints)
+            .map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
     Ok(Outcome::Measurement(Box::new(Normalized {
         row,
         judgement,
@@ -431,21 +490,24 @@ fn build_row(
         .ok_or(NormalizeError::MissingField("test_name"))?;
     let test_name = canonical_test_name(&body_test_name);
     validate_test_name(&test_name)?;
-    let start_text = string("measurement_start_time", env.measurement_start_time)?
-        .ok_or(NormalizeError::MissingField("measurement_start_time"))?;
+    let (start_field, start_text) = start_time(env)?;
     let start =
         parse_measurement_time(&start_text).ok_or_else(|| NormalizeError::InvalidValue {
-            field: "measurement_start_time",
+            field: start_field,
             value: envelope::preview(&start_text),
             why: "expected YYYY-MM-DD HH:MM:SS (UTC)",
         })?;
-    let probe_asn_text =
-        string("probe_asn", env.probe_asn)?.ok_or(NormalizeError::MissingField("probe_asn"))?;
-    let probe_asn = parse_asn(&probe_asn_text).ok_or_else(|| NormalizeError::InvalidValue {
-        field: "probe_asn",
-        value: envelope::preview(&probe_asn_text),
-        why: "expected AS followed by a number",
-    })?;
+    // OONI writes an unknown network as `AS0` (the 2015 meek_fronted_requests_test
+    // reports carry no probe_asn at all); fastpath then leaves the measurement out of its
+    // tables, and so do ooni_counts and failure_rates here (`ooni_drop_reason`).
+    let probe_asn = match string("probe_asn", env.probe_asn)? {
+        None => 0,
+        Some(text) => parse_asn(&text).ok_or_else(|| NormalizeError::InvalidValue {
+            field: "probe_asn",
+            value: envelope::preview(&text),
+            why: "expected AS followed by a number",
+        })?,
+    };
     let probe_cc = non_empty(string("probe_cc", env.probe_cc)?);
     if let Some(cc) = probe_cc
         .as_deref()
@@ -510,6 +572,53 @@ fn build_row(
         resolver_network_name: lenient_string(env.resolver_network_name),
         test_runtime,
     })
+}
+
+/// The measurement's start as `YYYY-MM-DD HH:MM:SS` text, and the field it came from.
+///
+/// `measurement_start_time` when present; otherwise, as OONI's normalizer does for
+/// reports from before that key existed (`normalize_entry` in ooni/backend
+/// `fastpath/fastpath/normalize.py`: "the old test_start_time key that now is called
+/// measurement_start_time"), `test_start_time` (a string, or seconds since the epoch), then
+/// the YAML-era `start_time` (seconds since the epoch).
+fn start_time<'a>(
+    env: &envelope::Envelope<'a>,
+) -> Result<(&'static str, Cow<'a, str>), NormalizeError> {
+    use envelope::string;
+    if let Some(text) = string("measurement_start_time", env.measurement_start_time)? {
+        return Ok(("measurement_start_time", text));
+    }
+    for (field, raw) in [
+        ("test_start_time", env.test_start_time),
+        ("start_time", env.start_time),
+    ] {
+        let Some(raw) = raw.filter(|r| r.get() != "null") else {
+            continue;
+        };
+        if let Ok(secs) = serde_json::from_str::<f64>(raw.get()) {
+            let when = epoch_text(secs).ok_or_else(|| NormalizeError::InvalidValue {
+                field,
+                value: envelope::preview(raw.get()),
+                why: "expected seconds since the epoch",
+            })?;
+            return Ok((field, Cow::Owned(when)));
+        }
+        if let Some(text) = string(field, Some(raw))? {
+            return Ok((field, text));
+        }
+    }
+    Err(NormalizeError::MissingField("measurement_start_time"))
+}
+
+/// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS` (UTC, truncated to the second, as
+/// Python's `utcfromtimestamp(...).strftime`).
+fn epoch_text(secs: f64) -> Option<String> {
+    if !secs.is_finite() || !(0.0..4.0e9).contains(&secs) {
+        return None;
+    }
+    // The range check makes the cast exact.
+    let dt = chrono::DateTime::from_timestamp(secs.trunc() as i64, 0)?;
+    Some(dt.naive_utc().format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
 /// `AS1234` → 1234 (OONI's `int(probe_asn[2:])`).
@@ -605,6 +714,51 @@ mod tests {
             let err = normalize(raw, None).unwrap_err();
             assert_eq!(err.reason(), reason, "{err}");
         }
+    }
+
+    #[test]
+    fn old_reports_start_at_test_start_time_as_oonis_normalizer_says() {
+        // A string `test_start_time` (2015 data format 0.2.0 reports).
+        let r = row(
+            r#"{"report_id":"x","test_name":"http_host","probe_asn":"AS3269","probe_cc":"IT","test_start_time":"2015-11-25 21:40:03"}"#,
+            None,
+        );
+        assert_eq!(r.measurement_start_time.to_string(), "2015-11-25 21:40:03");
+        // Seconds since the epoch, in `test_start_time` or (YAML era) `start_time`.
+        for field in ["test_start_time", "start_time"] {
+            let r = row(
+                &format!(
+                    r#"{{"report_id":"x","test_name":"http_requests","probe_asn":"AS1","{field}":1448185922.5}}"#
+                ),
+                None,
+            );
+            assert_eq!(r.measurement_start_time.to_string(), "2015-11-22 09:52:02");
+        }
+        // measurement_start_time wins when present.
+        let r = row(
+            r#"{"test_name":"x","probe_asn":"AS1","measurement_start_time":"2020-01-01 00:00:00","test_start_time":"2019-01-01 00:00:00"}"#,
+            None,
+        );
+        assert_eq!(r.measurement_day.to_string(), "2020-01-01");
+        // Neither: still a reject, naming the modern field.
+        let err = normalize(br#"{"test_name":"x","probe_asn":"AS1"}"#, None).unwrap_err();
+        assert_eq!(err, NormalizeError::MissingField("measurement_start_time"));
+        let err = normalize(
+            br#"{"test_name":"x","probe_asn":"AS1","test_start_time":"yesterday"}"#,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err.reason(), "invalid_value");
+    }
+
+    #[test]
+    fn a_missing_probe_asn_is_ooni_s_unknown_network() {
+        let m = normalized(
+            r#"{"report_id":"r","test_name":"meek_fronted_requests_test","measurement_start_time":"2015-08-28 12:11:25","test_keys":{}}"#,
+        );
+        assert_eq!(m.row.probe_asn, 0);
+        // Fastpath sees `AS0` and leaves the measurement out, as it would OONI's row.
+        assert_eq!(m.judgement.ooni_drop_reason.as_deref(), Some("unknown_asn"));
     }
 
     #[test]

@@ -2,7 +2,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::failure::{FailureKind, classify, is_dns_failure, is_tls_failure, normalize_failure};
+use crate::blocking::Context;
+use crate::failure::{
+    FailureKind, classify, is_connect_failure, is_dns_failure, is_tls_failure, normalize_failure,
+};
 use crate::host::{
     Address, canonical_ip, is_ip_literal, normalize_host, normalize_ip_field, parse_address,
     parse_url,
@@ -14,7 +17,7 @@ use crate::raw::{
     TcpConnect, TestKeys, TlsHandshake, TorTarget,
 };
 use crate::targets::{Platform, target_id_for};
-use crate::{DomainSource, Observation, Observed, Stage};
+use crate::{DomainSource, FingerprintMatches, Observation, Observed, Stage};
 
 /// The tests this crate produces observations for.
 const IN_SCOPE: &[&str] = &[
@@ -105,6 +108,9 @@ struct Scope<'r, 'a> {
     tor_address: Option<Address>,
     /// tor: `tor/<target_protocol>`.
     tor_target_id: Option<String>,
+    /// The measurement's own lists (not a tor target's): request indices refer to
+    /// `test_keys.requests`.
+    main: bool,
 }
 
 impl<'r, 'a> Scope<'r, 'a> {
@@ -117,6 +123,7 @@ impl<'r, 'a> Scope<'r, 'a> {
             network_events: tk.network_events.0.as_deref().unwrap_or_default(),
             tor_address: None,
             tor_target_id: None,
+            main: true,
         }
     }
 
@@ -132,6 +139,7 @@ impl<'r, 'a> Scope<'r, 'a> {
                 Some(p) if !p.is_empty() => format!("tor/{p}"),
                 _ => "tor".to_owned(),
             }),
+            main: false,
         }
     }
 }
@@ -205,7 +213,11 @@ fn is_go_web_connectivity_010(m: &Measurement<'_>, tk: &TestKeys<'_>) -> bool {
 }
 
 /// The observations of `m`, read as test `test_name` when given, else as its body says.
-pub(crate) fn observe_measurement(m: &Measurement<'_>, test_name: Option<&str>) -> Observed {
+pub(crate) fn observe_measurement(
+    m: &Measurement<'_>,
+    test_name: Option<&str>,
+    fingerprints: &FingerprintMatches,
+) -> Observed {
     let test_name = test_name.or_else(|| m.test_name.get()).unwrap_or("");
     if !IN_SCOPE.contains(&test_name) {
         return Observed::default();
@@ -265,7 +277,8 @@ pub(crate) fn observe_measurement(m: &Measurement<'_>, test_name: Option<&str>) 
         b.control_rows(control, input_host.as_deref(), m.input.0.as_deref());
     }
 
-    let outcomes = outcomes::compute(&b.rows, &b.metas);
+    let ctx = Context::new(test_name, m.input.0.as_deref(), tk, fingerprints);
+    let outcomes = outcomes::compute(&b.rows, &b.metas, &ctx);
     Observed {
         observations: b.rows,
         outcomes,
@@ -473,6 +486,7 @@ impl Builder {
             let meta = RowMeta {
                 counts: true,
                 classic_tag: has_tag(&e.tags.0, "classic"),
+                tls_verified: e.no_tls_verify.0 != Some(true),
                 ..RowMeta::default()
             };
             self.push(row, meta);
@@ -516,6 +530,7 @@ impl Builder {
                 classic_tag: has_tag(&e.tags.0, "classic"),
                 https: parts.as_ref().is_some_and(|p| p.scheme == "https"),
                 linked_tls_failed: tid.and_then(|t| index.tls_failed_by_tid.get(&t).copied()),
+                request_index: scope.main.then_some(i),
                 ..RowMeta::default()
             };
             self.push(row, meta);
@@ -694,6 +709,12 @@ impl Builder {
             .filter(|r| r.stage == Stage::Dns && !r.is_control)
             .filter_map(|r| r.domain.clone())
             .collect();
+        let tcp_domains: HashSet<String> = self
+            .rows
+            .iter()
+            .filter(|r| r.stage == Stage::Tcp && !r.is_control)
+            .filter_map(|r| r.domain.clone())
+            .collect();
         for i in 0..self.rows.len() {
             let row = &self.rows[i];
             if row.stage != Stage::Http || row.is_control || !self.metas[i].counts {
@@ -735,6 +756,10 @@ impl Builder {
                     continue;
                 }
                 Stage::Dns
+            } else if is_connect_failure(failure) && !tcp_domains.contains(domain) {
+                // Only a connect fails this way (python-era telegram wrote the web
+                // checks' `connection_refused_error` without any TCP record).
+                Stage::Tcp
             } else if self.metas[i].https && row.http_status_code.is_none() {
                 let tls_class = !has_tls_list && is_tls_failure(failure);
                 // web_connectivity 0.1.0 from the 2020 Go probe-engine recorded no TLS
@@ -761,7 +786,7 @@ impl Builder {
             inferred.domain_source = DomainSource::Inferred;
             inferred.target_id = row.target_id.clone();
             inferred.ip = row.ip.clone();
-            inferred.port = if stage == Stage::Tls { row.port } else { None };
+            inferred.port = if stage == Stage::Dns { None } else { row.port };
             inferred.failure = row.failure.clone();
             inferred.failure_raw = row.failure_raw.clone();
             inferred.t = row.t;

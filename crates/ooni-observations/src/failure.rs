@@ -284,6 +284,14 @@ pub(crate) fn is_dns_failure(normalized: &str) -> bool {
     normalized.starts_with("dns_") || normalized == "android_dns_cache_no_data"
 }
 
+/// Whether a normalized failure can only come from a TCP connect.
+pub(crate) fn is_connect_failure(normalized: &str) -> bool {
+    matches!(
+        normalized,
+        "connection_refused" | "host_unreachable" | "network_unreachable" | "address_not_available"
+    )
+}
+
 /// Whether a normalized failure can only come from a TLS handshake.
 pub(crate) fn is_tls_failure(normalized: &str) -> bool {
     normalized.starts_with("ssl_")

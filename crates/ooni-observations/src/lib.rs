@@ -65,32 +65,61 @@
 //!   `http_unexpected_status_code`, a broken `Location`, a redirect loop) count as a
 //!   received response, not a failure.
 //!
-//! The stages, in order; a stage after one that failed has no outcome (it was not
-//! reached), so each failure is counted once, at the first stage that failed:
+//! The stages, in order; a stage after one that is not ok (failed, or judged anything but
+//! [`Status::Ok`], see below) has no outcome, so each failure is counted once, at the
+//! first stage that failed, and the operations that follow a manipulated answer (connecting
+//! to a sinkhole) are consequences, not outcomes:
 //!
 //! * `dns`: classic-resolver lookups (`system`, `getaddrinfo`, `golang_net_resolver`, `go`,
 //!   unknown), one per lookup, ignoring `AAAA` `dns_no_answer`; failed if every lookup
 //!   failed.
-//! * `tcp`: failed if every connect failed, ok if any succeeded; absent if DNS failed.
-//! * `tls`: handshakes for that SNI; failed if every one failed; absent if DNS or TCP
-//!   failed.
-//! * `http`: the requests to that host that were *reached*: DNS and TCP did not fail and,
-//!   for `https://`, TLS did not fail (nor the handshake of the same transaction; without
+//! * `tcp`: failed if every connect failed, ok if any succeeded.
+//! * `tls`: handshakes for that SNI; failed if every one failed.
+//! * `http`: the requests to that host that were *reached*: DNS and TCP were ok and,
+//!   for `https://`, TLS was ok (nor did the handshake of the same transaction fail; without
 //!   that link, a failed request is not reached when any handshake for the SNI failed).
 //!   Failed if any reached request failed (requests of a redirect chain are all needed).
-//!   Absent when no request was reached, so a TLS timeout is never counted again at HTTP.
-//!   A request failure that can only come from DNS, or (data without TLS records) from
-//!   TLS, yields an extra inferred row for that stage ([`DomainSource::Inferred`]), as
-//!   does an `https://` failure after a successful TCP connect to port 443 in the 2020 Go
-//!   web_connectivity 0.1.0, which recorded no TLS handshakes.
-//! * `any`: failed if any stage failed; its failure is the first failing stage's.
+//!   Absent when no request was reached, so a TLS timeout is never counted again at HTTP;
+//!   plaintext requests do not need TLS and are reached after a failed handshake.
+//! * `any`: the first stage that is not ok, else the last stage.
+//!
+//! A request failure that only one earlier stage can produce yields an extra inferred row
+//! for that stage ([`DomainSource::Inferred`], [`StageOutcome::inferred`]): DNS for `dns_*`
+//! failures of a host without DNS rows, TCP for connect failures (`connection_refused`, …)
+//! of a host without TCP rows, TLS for TLS-class failures in data without TLS records, and
+//! TLS for an `https://` failure after a successful TCP connect to port 443 in the 2020 Go
+//! web_connectivity 0.1.0, which recorded no TLS handshakes.
 //!
 //! The normalized failure of a failed stage is the most frequent one among its failed
 //! attempts (ties: the earliest).
+//!
+//! # Blocked, down or failed
+//!
+//! Every outcome has a [`Status`]: `ok`, `blocked` (interference, with a [`BlockingKind`]),
+//! `down` (failed like the control) or `failure` (failed, nothing tells which), and the
+//! [`Evidence`] it rests on. The rules are OONI's (`docs/blocking.md` cites each):
+//!
+//! * web_connectivity compares each stage with its control (`test_keys.control`): a failed
+//!   lookup, connect, handshake or request is blocked when the control's succeeded and down
+//!   when it failed too; an answer is judged by blockpage fingerprints, bogons and its
+//!   consistency with the control (address, ASN, or a TLS handshake that validated the
+//!   name's certificate); a received page by HTTP fingerprints and web_connectivity's
+//!   http-diff. The input's domain carries the verdict of its redirect chain; the other
+//!   domains are hops ([`StageOutcome::is_hop`]).
+//! * whatsapp, telegram, signal and facebook_messenger have no control: a failure is
+//!   blocked when the test's own verdict key names the target blocked, else `failure`;
+//!   bogon answers (and facebook_messenger's failed DNS consistency check) are blocked DNS.
+//! * Other tests: failures are `failure`.
+//!
+//! Blocking fingerprints come from `ooni-verdict`; pass the matches to [`observe_judged`]
+//! ([`observe`] and [`observe_as`] know none).
 
+mod blocking;
+mod bogon;
 mod build;
 mod failure;
 mod host;
+mod httpdiff;
 mod netevents;
 mod outcomes;
 mod raw;
@@ -284,6 +313,182 @@ pub struct Observation {
     pub http_status_code: Option<i64>,
 }
 
+/// What a stage outcome says about the network (see the crate docs, "Blocked, down or
+/// failed").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The operation succeeded and nothing shows manipulation.
+    Ok,
+    /// Interference: the operation failed while the control succeeded, or it "succeeded"
+    /// with a manipulated result (a bogon or inconsistent DNS answer, a blockpage, an
+    /// http-diff); for the instant-messaging tests, which have no control, the test's own
+    /// verdict names the target blocked.
+    Blocked,
+    /// The operation failed and the control failed the same way: the site, not the network.
+    Down,
+    /// The operation failed and nothing tells blocked from down.
+    Failure,
+}
+
+impl Status {
+    /// `"ok"`, `"blocked"`, `"down"` or `"failure"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Blocked => "blocked",
+            Status::Down => "down",
+            Status::Failure => "failure",
+        }
+    }
+}
+
+/// The mechanism of a `blocked` outcome: `<stage>.<what>`. The vocabulary is closed and
+/// stable (documented in `docs/blocking.md`); [`BlockingKind::ALL`] lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum BlockingKind {
+    /// `dns.nxdomain`: the name does not exist for the probe (`dns_nxdomain_error`,
+    /// Android's `android_dns_cache_no_data`) while it exists for the control.
+    #[serde(rename = "dns.nxdomain")]
+    DnsNxdomain,
+    /// `dns.timeout`: the lookup timed out.
+    #[serde(rename = "dns.timeout")]
+    DnsTimeout,
+    /// `dns.failure`: another resolver failure (refused, servfail, no answer, …).
+    #[serde(rename = "dns.failure")]
+    DnsFailure,
+    /// `dns.bogon`: the answer is a private, loopback or reserved address.
+    #[serde(rename = "dns.bogon")]
+    DnsBogon,
+    /// `dns.blockpage`: the answer is a known blockpage address (a DNS fingerprint).
+    #[serde(rename = "dns.blockpage")]
+    DnsBlockpage,
+    /// `dns.inconsistent`: the answer matches the control neither by address, nor by ASN,
+    /// nor by a TLS handshake that validated the name's certificate.
+    #[serde(rename = "dns.inconsistent")]
+    DnsInconsistent,
+    /// `tcp.timeout`: the connect timed out.
+    #[serde(rename = "tcp.timeout")]
+    TcpTimeout,
+    /// `tcp.refused`: the connect was refused.
+    #[serde(rename = "tcp.refused")]
+    TcpRefused,
+    /// `tcp.reset`: the connect was reset.
+    #[serde(rename = "tcp.reset")]
+    TcpReset,
+    /// `tcp.failure`: another connect failure (unreachable, …).
+    #[serde(rename = "tcp.failure")]
+    TcpFailure,
+    /// `tls.timeout`: the handshake timed out.
+    #[serde(rename = "tls.timeout")]
+    TlsTimeout,
+    /// `tls.reset`: the handshake was reset.
+    #[serde(rename = "tls.reset")]
+    TlsReset,
+    /// `tls.eof`: the connection was closed during the handshake.
+    #[serde(rename = "tls.eof")]
+    TlsEof,
+    /// `tls.certificate`: the certificate did not validate (name, authority, validity)
+    /// while the control's handshake succeeded: a man in the middle.
+    #[serde(rename = "tls.certificate")]
+    TlsCertificate,
+    /// `tls.failure`: another handshake failure.
+    #[serde(rename = "tls.failure")]
+    TlsFailure,
+    /// `http.timeout`: the request or the body timed out (e.g. throttling).
+    #[serde(rename = "http.timeout")]
+    HttpTimeout,
+    /// `http.reset`: the connection was reset during the request.
+    #[serde(rename = "http.reset")]
+    HttpReset,
+    /// `http.eof`: the connection was closed during the request.
+    #[serde(rename = "http.eof")]
+    HttpEof,
+    /// `http.failure`: another failure during the request.
+    #[serde(rename = "http.failure")]
+    HttpFailure,
+    /// `http.blockpage`: a response matched a known blockpage (an HTTP fingerprint).
+    #[serde(rename = "http.blockpage")]
+    HttpBlockpage,
+    /// `http.diff`: the page differs from the control's (status code, and body length,
+    /// headers and title all differ).
+    #[serde(rename = "http.diff")]
+    HttpDiff,
+}
+
+impl BlockingKind {
+    /// Every kind, in documentation order.
+    pub const ALL: [BlockingKind; 21] = [
+        BlockingKind::DnsNxdomain,
+        BlockingKind::DnsTimeout,
+        BlockingKind::DnsFailure,
+        BlockingKind::DnsBogon,
+        BlockingKind::DnsBlockpage,
+        BlockingKind::DnsInconsistent,
+        BlockingKind::TcpTimeout,
+        BlockingKind::TcpRefused,
+        BlockingKind::TcpReset,
+        BlockingKind::TcpFailure,
+        BlockingKind::TlsTimeout,
+        BlockingKind::TlsReset,
+        BlockingKind::TlsEof,
+        BlockingKind::TlsCertificate,
+        BlockingKind::TlsFailure,
+        BlockingKind::HttpTimeout,
+        BlockingKind::HttpReset,
+        BlockingKind::HttpEof,
+        BlockingKind::HttpFailure,
+        BlockingKind::HttpBlockpage,
+        BlockingKind::HttpDiff,
+    ];
+
+    /// The stable name, e.g. `"dns.bogon"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockingKind::DnsNxdomain => "dns.nxdomain",
+            BlockingKind::DnsTimeout => "dns.timeout",
+            BlockingKind::DnsFailure => "dns.failure",
+            BlockingKind::DnsBogon => "dns.bogon",
+            BlockingKind::DnsBlockpage => "dns.blockpage",
+            BlockingKind::DnsInconsistent => "dns.inconsistent",
+            BlockingKind::TcpTimeout => "tcp.timeout",
+            BlockingKind::TcpRefused => "tcp.refused",
+            BlockingKind::TcpReset => "tcp.reset",
+            BlockingKind::TcpFailure => "tcp.failure",
+            BlockingKind::TlsTimeout => "tls.timeout",
+            BlockingKind::TlsReset => "tls.reset",
+            BlockingKind::TlsEof => "tls.eof",
+            BlockingKind::TlsCertificate => "tls.certificate",
+            BlockingKind::TlsFailure => "tls.failure",
+            BlockingKind::HttpTimeout => "http.timeout",
+            BlockingKind::HttpReset => "http.reset",
+            BlockingKind::HttpEof => "http.eof",
+            BlockingKind::HttpFailure => "http.failure",
+            BlockingKind::HttpBlockpage => "http.blockpage",
+            BlockingKind::HttpDiff => "http.diff",
+        }
+    }
+}
+
+/// What a [`StageOutcome`]'s status rests on; every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Evidence {
+    /// The DNS answer behind a `dns.*` verdict (the bogon, the blockpage address, the
+    /// inconsistent answer).
+    pub answer: Option<String>,
+    /// The name of the blocking fingerprint that matched (`dns.blockpage`,
+    /// `http.blockpage`).
+    pub fingerprint: Option<String>,
+    /// What web_connectivity's control saw at this stage: `ok`, its failure, or its DNS
+    /// answers; `None` without a control.
+    pub control: Option<String>,
+    /// For the input's domain: the redirect hop whose outcome is filed here.
+    pub hop: Option<String>,
+    /// For `http.diff`: the four checks (`status_code_match=… body_length_match=…
+    /// headers_match=… title_match=…`).
+    pub http_diff: Option<String>,
+}
+
 /// The outcome of one stage for one domain in one measurement (see the crate docs).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StageOutcome {
@@ -293,10 +498,34 @@ pub struct StageOutcome {
     pub target_id: Option<String>,
     /// The stage.
     pub stage: OutcomeStage,
-    /// Whether the measurement failed at this stage for this domain.
+    /// Whether the probe reported a failure at this stage for this domain (a failure
+    /// string; unchanged by the status).
     pub failed: bool,
     /// The normalized failure, when `failed`.
     pub failure: Option<String>,
+    /// What the outcome says about the network.
+    pub status: Status,
+    /// The mechanism, when `status` is `Blocked`.
+    pub blocking_kind: Option<BlockingKind>,
+    /// The stage was not recorded but inferred from a later operation's failure (an HTTP
+    /// request's `connection_refused` for TCP, a TLS-class failure for TLS, …).
+    pub inferred: bool,
+    /// A redirect hop of a URL-input test (web_connectivity): a domain other than the
+    /// input's. The hop's outcome is also filed under the input's domain.
+    pub is_hop: bool,
+    /// What the status rests on.
+    pub evidence: Evidence,
+}
+
+/// Blocking fingerprints that matched in a measurement and hold for its country (from
+/// `ooni-verdict`), for [`observe_judged`], each list in fastpath's matching order (the
+/// first match of an answer or response is its evidence).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FingerprintMatches {
+    /// `(address as written in a DNS answer, fingerprint name)`.
+    pub dns: Vec<(String, String)>,
+    /// `(index in test_keys.requests, fingerprint name)`.
+    pub responses: Vec<(usize, String)>,
 }
 
 /// Everything [`observe`] extracts from one measurement.
@@ -336,7 +565,7 @@ pub enum ObserveError {
 /// assert_eq!(observed.observations[0].failure, None);
 /// ```
 pub fn observe(measurement_json: &str) -> Result<Observed, ObserveError> {
-    observe_impl(measurement_json, None)
+    observe_impl(measurement_json, None, &FingerprintMatches::default())
 }
 
 /// Like [`observe`], but reads the measurement as test `test_name` whatever its body's
@@ -354,18 +583,38 @@ pub fn observe(measurement_json: &str) -> Result<Observed, ObserveError> {
 /// assert_eq!(observed.observations[0].domain.as_deref(), Some("example.org"));
 /// ```
 pub fn observe_as(measurement_json: &str, test_name: &str) -> Result<Observed, ObserveError> {
-    observe_impl(measurement_json, Some(test_name))
+    observe_impl(
+        measurement_json,
+        Some(test_name),
+        &FingerprintMatches::default(),
+    )
+}
+
+/// Like [`observe_as`] (with `test_name` optional), with the blocking fingerprints that
+/// matched the measurement: DNS answers and responses that match a confirmed fingerprint
+/// make the `dns.blockpage` and `http.blockpage` outcomes. [`observe`] and [`observe_as`]
+/// know no fingerprints.
+pub fn observe_judged(
+    measurement_json: &str,
+    test_name: Option<&str>,
+    fingerprints: &FingerprintMatches,
+) -> Result<Observed, ObserveError> {
+    observe_impl(measurement_json, test_name, fingerprints)
 }
 
 /// [`observe`] with an optional override of the body's test name.
-fn observe_impl(measurement_json: &str, test_name: Option<&str>) -> Result<Observed, ObserveError> {
+fn observe_impl(
+    measurement_json: &str,
+    test_name: Option<&str>,
+    fingerprints: &FingerprintMatches,
+) -> Result<Observed, ObserveError> {
     use serde::Deserialize;
 
     let starts_with_brace = measurement_json.trim_start().starts_with('{');
     if starts_with_brace
         && let Ok(m) = serde_json::from_str::<raw::Measurement<'_>>(measurement_json)
     {
-        return Ok(build::observe_measurement(&m, test_name));
+        return Ok(build::observe_measurement(&m, test_name, fingerprints));
     }
     // Slow path: not an object, invalid JSON, or something the typed parse rejects (in
     // practice only duplicate keys, which a `Value` resolves by keeping the last one).
@@ -374,5 +623,5 @@ fn observe_impl(measurement_json: &str, test_name: Option<&str>) -> Result<Obser
         return Err(ObserveError::NotAnObject);
     }
     let m = raw::Measurement::deserialize(&value)?;
-    Ok(build::observe_measurement(&m, test_name))
+    Ok(build::observe_measurement(&m, test_name, fingerprints))
 }

@@ -457,6 +457,48 @@ pub(crate) struct TestKeys<'a> {
     pub control_failure: RawFailure<'a>,
     #[serde(borrow)]
     pub targets: Targets<'a>,
+    /// web_connectivity: the probe's own DNS consistency verdict.
+    #[serde(borrow)]
+    pub dns_consistency: LStr<'a>,
+    /// web_connectivity: the probe's own http-diff checks (computed on the full body).
+    pub status_code_match: LBool,
+    pub body_length_match: LBool,
+    pub headers_match: LBool,
+    pub title_match: LBool,
+    /// whatsapp verdict keys.
+    #[serde(borrow)]
+    pub whatsapp_web_status: LStr<'a>,
+    #[serde(borrow)]
+    pub registration_server_status: LStr<'a>,
+    #[serde(borrow)]
+    pub whatsapp_endpoints_status: LStr<'a>,
+    #[serde(borrow)]
+    pub whatsapp_endpoints_blocked: LVec<LStr<'a>>,
+    /// telegram verdict keys.
+    #[serde(borrow)]
+    pub telegram_web_status: LStr<'a>,
+    pub telegram_tcp_blocking: LBool,
+    pub telegram_http_blocking: LBool,
+    /// signal verdict key.
+    #[serde(borrow)]
+    pub signal_backend_status: LStr<'a>,
+    /// facebook_messenger verdict keys.
+    pub facebook_dns_blocking: LBool,
+    pub facebook_tcp_blocking: LBool,
+    pub facebook_b_api_dns_consistent: LBool,
+    pub facebook_b_api_reachable: LBool,
+    pub facebook_b_graph_dns_consistent: LBool,
+    pub facebook_b_graph_reachable: LBool,
+    pub facebook_edge_dns_consistent: LBool,
+    pub facebook_edge_reachable: LBool,
+    pub facebook_external_cdn_dns_consistent: LBool,
+    pub facebook_external_cdn_reachable: LBool,
+    pub facebook_scontent_cdn_dns_consistent: LBool,
+    pub facebook_scontent_cdn_reachable: LBool,
+    pub facebook_star_dns_consistent: LBool,
+    pub facebook_star_reachable: LBool,
+    pub facebook_stun_dns_consistent: LBool,
+    pub facebook_stun_reachable: LBool,
 }
 
 /// One `queries` entry.
@@ -489,6 +531,8 @@ pub(crate) struct Answer<'a> {
     pub ipv6: LStr<'a>,
     #[serde(borrow)]
     pub hostname: LStr<'a>,
+    /// The ASN the probe's own database gave the address (probe-engine ≥ 2020).
+    pub asn: LI64,
 }
 
 /// One `tcp_connect` entry.
@@ -529,6 +573,9 @@ pub(crate) struct TlsHandshake<'a> {
     pub transaction_id: LI64,
     #[serde(borrow)]
     pub tags: LVec<LStr<'a>>,
+    /// Certificate verification was disabled (then a successful handshake proves nothing
+    /// about the answer).
+    pub no_tls_verify: LBool,
 }
 
 /// One `requests` entry.
@@ -541,7 +588,8 @@ pub(crate) struct HttpTransaction<'a> {
     pub failure: RawFailure<'a>,
     #[serde(borrow)]
     pub request: OrNone<HttpRequest<'a>>,
-    pub response: OrNone<HttpResponse>,
+    #[serde(borrow)]
+    pub response: OrNone<HttpResponse<'a>>,
     pub t: LF64,
     pub transaction_id: LI64,
     #[serde(borrow)]
@@ -556,11 +604,82 @@ pub(crate) struct HttpRequest<'a> {
     pub url: LStr<'a>,
 }
 
-/// `requests[].response` (only the status code).
+/// `requests[].response`: the status code, and what the http-diff checks compare.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
-pub(crate) struct HttpResponse {
+pub(crate) struct HttpResponse<'a> {
     pub code: LI64,
+    pub body: LBody,
+    pub body_is_truncated: LBool,
+    #[serde(borrow)]
+    pub headers: LMap<'a, IgnoredAny>,
+}
+
+/// A response body reduced to what the http-diff checks need: its length in bytes and its
+/// `<title>`. A string, or `{"format": "base64", "data": …}`; anything else is absent.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct LBody(pub Option<BodySummary>);
+
+/// See [`LBody`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct BodySummary {
+    /// Length in bytes (decoded, for base64 bodies).
+    pub len: usize,
+    /// The page title, as probe-cli's `WebGetTitle` extracts it.
+    pub title: Option<String>,
+}
+
+impl BodySummary {
+    fn of(bytes: &[u8]) -> BodySummary {
+        BodySummary {
+            len: bytes.len(),
+            title: crate::httpdiff::web_title(bytes),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for LBody {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LBody;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a body (string or base64 object)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(LBody(Some(BodySummary::of(v.as_bytes()))))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut data: Option<String> = None;
+                let mut base64 = false;
+                while let Some(k) = map.next_key::<LStr<'de>>()? {
+                    match k.get() {
+                        Some("data") => {
+                            data = map.next_value::<LStr<'de>>()?.0.map(Cow::into_owned)
+                        }
+                        Some("format") => {
+                            base64 = map.next_value::<LStr<'de>>()?.get() == Some("base64");
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                use base64::Engine;
+                let decoded = data.filter(|_| base64).and_then(|d| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(d.trim())
+                        .ok()
+                });
+                Ok(LBody(decoded.map(|b| BodySummary::of(&b))))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                LBody::deserialize(d)
+            }
+            absent_for_others!(LBody(None); bool, i64, u64, f64, unit, seq);
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// One `network_events` entry.
@@ -578,6 +697,9 @@ pub(crate) struct NetworkEvent<'a> {
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
 pub(crate) struct Control<'a> {
+    /// Modern test helpers: the ASN of every address they saw.
+    #[serde(borrow)]
+    pub ip_info: LMap<'a, OrNone<IpInfo>>,
     #[serde(borrow)]
     pub dns: OrNone<ControlDns<'a>>,
     #[serde(borrow)]
@@ -620,6 +742,13 @@ pub(crate) struct ControlTls<'a> {
     pub failure: RawFailure<'a>,
 }
 
+/// `control.ip_info["ip"]`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct IpInfo {
+    pub asn: LI64,
+}
+
 /// `control.http_request`.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
@@ -627,6 +756,11 @@ pub(crate) struct ControlHttp<'a> {
     #[serde(borrow)]
     pub failure: RawFailure<'a>,
     pub status_code: LI64,
+    pub body_length: LI64,
+    #[serde(borrow)]
+    pub title: LStr<'a>,
+    #[serde(borrow)]
+    pub headers: LMap<'a, IgnoredAny>,
 }
 
 /// The `tor` test's `targets`: an object keyed by target id, or (early spec examples) a list.

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{fixture, observe_fixture, outcome, summary};
-use ooni_observations::{DomainSource, OutcomeStage, Stage};
+use ooni_observations::{BlockingKind, DomainSource, OutcomeStage, Stage, Status};
 
 const JP_WHATSAPP: &str =
     "whatsapp__JP-20221105-v0.9.0-explorer-msmtmeta-75f0d5ef__ooni-explorer.json";
@@ -25,58 +25,32 @@ fn is_endpoint(domain: &str) -> bool {
 
 /// JP 2022: a filtering resolver answers 0.0.0.0 / :: for every WhatsApp name; port 443 of
 /// 0.0.0.0 accepts connections (a local service) and its TLS has the wrong certificate.
+/// The sinkhole is the blocking (`dns.bogon`); what happens when connecting to 0.0.0.0 says
+/// nothing about WhatsApp, so no later stage has an outcome (and none reads as the "TCP ok,
+/// TLS failing" signature of SNI filtering). The observations keep every operation.
 #[test]
-fn jp_whatsapp_failures_land_on_web_and_registration_not_on_the_endpoints() {
+fn jp_whatsapp_sinkhole_is_dns_blocking_and_the_connects_are_consequences() {
     let o = observe_fixture(JP_WHATSAPP);
 
-    for host in ["web.whatsapp.com", "v.whatsapp.net"] {
-        let tls = outcome(&o, host, OutcomeStage::Tls).unwrap();
-        assert!(tls.failed, "{host}: {}", summary(&o, host));
-        assert_eq!(tls.failure.as_deref(), Some("ssl_invalid_hostname"));
-        let any = outcome(&o, host, OutcomeStage::Any).unwrap();
-        assert_eq!(any.failure.as_deref(), Some("ssl_invalid_hostname"));
-        for ok in [OutcomeStage::Dns, OutcomeStage::Tcp] {
-            assert!(
-                !outcome(&o, host, ok).unwrap().failed,
-                "{host}: {}",
-                summary(&o, host)
-            );
+    let domains: BTreeSet<&str> = o.outcomes.iter().map(|x| x.domain.as_str()).collect();
+    assert_eq!(domains.len(), 18, "16 endpoints, web and registration");
+    for d in &domains {
+        let dns = outcome(&o, d, OutcomeStage::Dns).unwrap();
+        assert!(!dns.failed, "{d}: the lookup itself succeeded");
+        assert_eq!(dns.status, Status::Blocked, "{d}: {}", summary(&o, d));
+        assert_eq!(dns.blocking_kind, Some(BlockingKind::DnsBogon));
+        assert!(matches!(
+            dns.evidence.answer.as_deref(),
+            Some("0.0.0.0" | "::")
+        ));
+        for later in [OutcomeStage::Tcp, OutcomeStage::Tls, OutcomeStage::Http] {
+            assert!(outcome(&o, d, later).is_none(), "{d}: {}", summary(&o, d));
         }
+        let any = outcome(&o, d, OutcomeStage::Any).unwrap();
+        assert_eq!(any.blocking_kind, Some(BlockingKind::DnsBogon));
     }
-    // The https requests are not reached (their TLS failed); the plaintext check got a
-    // response (200 instead of the expected redirect: an application-level mismatch).
-    assert!(
-        !outcome(&o, "web.whatsapp.com", OutcomeStage::Http)
-            .unwrap()
-            .failed
-    );
-    assert!(outcome(&o, "v.whatsapp.net", OutcomeStage::Http).is_none());
-
-    let failed: BTreeSet<&str> = o
-        .outcomes
-        .iter()
-        .filter(|x| x.failed)
-        .map(|x| x.domain.as_str())
-        .collect();
-    assert_eq!(
-        failed,
-        BTreeSet::from(["web.whatsapp.com", "v.whatsapp.net"])
-    );
-
-    // All 16 endpoints have outcomes, none failed: each got a connect to 443 through even
-    // though its 5222 connects were refused.
-    let endpoints: BTreeSet<&str> = o
-        .outcomes
-        .iter()
-        .filter(|x| is_endpoint(&x.domain))
-        .map(|x| x.domain.as_str())
-        .collect();
-    assert_eq!(endpoints.len(), 16);
-    for e in &endpoints {
-        let tcp = outcome(&o, e, OutcomeStage::Tcp).unwrap();
-        assert!(!tcp.failed);
-        assert_eq!(tcp.target_id.as_deref(), Some("whatsapp/endpoints"));
-    }
+    let endpoints = domains.iter().filter(|d| is_endpoint(d)).count();
+    assert_eq!(endpoints, 16);
 
     // The refused connects are attributed to their endpoint through the network events,
     // never lumped on the shared 0.0.0.0 / :: literal.

@@ -1,27 +1,29 @@
 //! The 50 NETEM-QA web_connectivity 0.5.28 measurements (probe-cli's netemx scenarios,
-//! real probe code on a simulated network) against the stage and failure each scenario's
-//! name implies.
+//! real probe code on a simulated network) against the verdict each scenario's name
+//! implies: the first stage of the checked domain that is not `ok`, its status, blocking
+//! kind and failure (see the crate docs, "Blocked, down or failed").
 //!
-//! Rules used to read the names (see the crate docs for the outcome definitions):
+//! How the names read:
 //!
-//! * "…Blocking<Failure>" and "websiteDown<Failure>" name the failure and the stage it hits:
-//!   the failure is expected as the *first* failing stage of the input's domain, with the
-//!   earlier stages ok. A website that is down from the control too still fails here:
-//!   failure rates are raw signal, telling "down" from "blocked" is left to the reader of
-//!   the control rows.
-//! * DNS manipulation that returns addresses (bogon, localhost, a proxy, a "ghost" IP) is
-//!   not a failure string, so the DNS stage is ok and the failure, if any, shows at the
-//!   first stage that breaks when connecting to the answer (only operations on addresses
-//!   from the system resolver count; the probe's extra connects to the control's addresses
-//!   stay observations).
-//! * Responses that differ from the control (http-diff, Cloudflare CAPTCHA, large files),
-//!   broken `Location` headers and redirect loops are application-level results, not
-//!   network failures: no failure.
-//! * "redirectWithConsistentDNSAndThen<Failure>For<Scheme>": the input's domain (bit.ly)
-//!   works and redirects to www.example.com, where <Failure> hits. For HTTPS it hits the TLS
-//!   handshake. For HTTP the probe also runs its TLS experiment on port 443 of the new host
-//!   and the censor resets/drops that too (it matches the host name), so TLS is the first
-//!   failing stage and the plaintext request's own failure shows at HTTP as well.
+//! * "…Blocking<Failure>": blocked at the stage the failure hits, the control having
+//!   succeeded there. DNS manipulation that returns addresses is blocked at DNS: a bogon
+//!   (`dns.bogon`, also for "localhost" hijacking), or an address that matches the control
+//!   neither by address, ASN nor a validated TLS handshake (`dns.inconsistent`, the "ghost"
+//!   and "inconsistent DNS" scenarios). Connecting to such an address is a consequence: no
+//!   later stage has an outcome.
+//! * "websiteDown…", "badSSL…" with consistent DNS, "localhostWith…": the control fails the
+//!   same way (or got the same loopback answer): down, not blocked.
+//! * "dnsHijackingToProxy…" and "httpDiffWithInconsistentDNS": the resolved proxy completes
+//!   TLS with a valid certificate for the name, so the answer is consistent (ooni/data's
+//!   `tls_consistent_answer`); the proxy either serves the site (ok) or another page
+//!   (`http.diff`).
+//! * "httpDiff…", "cloudflareCAPTCHAWithHTTP", "redirectWithBrokenLocation…": the page
+//!   differs from the control's (`http.diff`, a received page, not a failure).
+//! * "redirectWithConsistentDNSAndThen<Failure>For<Scheme>": bit.ly (the input) works and
+//!   redirects to www.example.com, where <Failure> hits. The hop keeps its own rows (marked
+//!   as a hop, failing at its own stage); the verdict is filed under bit.ly, at its DNS
+//!   stage for the hop's NXDOMAIN and at its HTTP stage otherwise.
+//! * Redirect loops, control failures, large files, IDNA: nothing wrong.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -29,269 +31,264 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{FIXTURES, observe_fixture, outcome, summary};
+use ooni_observations::BlockingKind::{self, *};
 use ooni_observations::OutcomeStage::{self, Dns, Http, Tcp, Tls};
+use ooni_observations::Status::{self, Blocked, Down};
+
+/// The first stage that is not ok: stage, status, blocking kind, failure.
+type First = (
+    OutcomeStage,
+    Status,
+    Option<BlockingKind>,
+    Option<&'static str>,
+);
 
 struct Case {
     scenario: &'static str,
     /// The domain checked; `None`: the input's domain.
     domain: Option<&'static str>,
-    /// The first failing stage and its failure; `None`: no stage fails.
-    first_failure: Option<(OutcomeStage, &'static str)>,
-    /// Stages that must have an ok outcome.
-    ok: &'static [OutcomeStage],
-    /// Later stages failing with their own operation's failure.
-    also_failed: &'static [(OutcomeStage, &'static str)],
+    /// `None`: every stage is ok.
+    first: Option<First>,
+    /// Later stages that are not ok either (plaintext HTTP does not need TLS).
+    also: &'static [First],
 }
 
-const fn case(
-    scenario: &'static str,
-    first_failure: Option<(OutcomeStage, &'static str)>,
-    ok: &'static [OutcomeStage],
-) -> Case {
+const fn ok(scenario: &'static str) -> Case {
     Case {
         scenario,
         domain: None,
-        first_failure,
-        ok,
-        also_failed: &[],
+        first: None,
+        also: &[],
     }
 }
 
-const ALL: &[OutcomeStage] = &[Dns, Tcp, Tls, Http];
-const REDIRECT_TARGET: &str = "www.example.com";
+const fn at(scenario: &'static str, first: First) -> Case {
+    Case {
+        scenario,
+        domain: None,
+        first: Some(first),
+        also: &[],
+    }
+}
+
+const HOP: &str = "www.example.com";
+
+const fn hop(scenario: &'static str, first: First, also: &'static [First]) -> Case {
+    Case {
+        scenario,
+        domain: Some(HOP),
+        first: Some(first),
+        also,
+    }
+}
+
+const fn blocked(stage: OutcomeStage, kind: BlockingKind, failure: &'static str) -> First {
+    (stage, Blocked, Some(kind), Some(failure))
+}
+
+const fn manipulated(stage: OutcomeStage, kind: BlockingKind) -> First {
+    (stage, Blocked, Some(kind), None)
+}
+
+const fn down(stage: OutcomeStage, failure: Option<&'static str>) -> First {
+    (stage, Down, None, failure)
+}
 
 const CASES: &[Case] = &[
-    // The certificate is the website's own problem, but the handshake fails: TLS.
-    case(
+    at(
         "badSSLWithExpiredCertificate",
-        Some((Tls, "ssl_invalid_certificate")),
-        &[Dns, Tcp],
+        down(Tls, Some("ssl_invalid_certificate")),
     ),
-    case(
+    at(
         "badSSLWithUnknownAuthorityWithConsistentDNS",
-        Some((Tls, "ssl_unknown_authority")),
-        &[Dns, Tcp],
+        down(Tls, Some("ssl_unknown_authority")),
     ),
-    // The system resolver's answer leads to a server with an untrusted certificate; the
-    // control's address works but is not what a user would have used.
-    case(
+    // The answer leads to a server whose certificate the control rejects too and that the
+    // control never resolved (ooni/data: `tls_inconsistent_not_in_ctrl`).
+    at(
         "badSSLWithUnknownAuthorityWithInconsistentDNS",
-        Some((Tls, "ssl_unknown_authority")),
-        &[Dns, Tcp],
+        manipulated(Dns, DnsInconsistent),
     ),
-    case(
+    at(
         "badSSLWithWrongServerName",
-        Some((Tls, "ssl_invalid_hostname")),
-        &[Dns, Tcp],
+        down(Tls, Some("ssl_invalid_hostname")),
     ),
-    // A 503 CAPTCHA page is a response.
-    case("cloudflareCAPTCHAWithHTTPS", None, ALL),
-    case("cloudflareCAPTCHAWithHTTP", None, ALL),
-    // The control failed, the website did not.
-    case("controlFailureWithSuccessfulHTTPSWebsite", None, ALL),
-    case("controlFailureWithSuccessfulHTTPWebsite", None, ALL),
-    case(
+    ok("cloudflareCAPTCHAWithHTTPS"),
+    // A 503 CAPTCHA instead of the page: an http-diff (the probe says so too).
+    at("cloudflareCAPTCHAWithHTTP", manipulated(Http, HttpDiff)),
+    ok("controlFailureWithSuccessfulHTTPSWebsite"),
+    ok("controlFailureWithSuccessfulHTTPWebsite"),
+    at(
         "dnsBlockingAndroidDNSCacheNoData",
-        Some((Dns, "android_dns_cache_no_data")),
-        &[],
+        blocked(Dns, DnsNxdomain, "android_dns_cache_no_data"),
     ),
-    // The bogon answer is not a failure; the connect to it times out.
-    case(
-        "dnsBlockingBOGON",
-        Some((Tcp, "generic_timeout_error")),
-        &[Dns],
-    ),
-    case(
+    at("dnsBlockingBOGON", manipulated(Dns, DnsBogon)),
+    at(
         "dnsBlockingNXDOMAIN",
-        Some((Dns, "dns_nxdomain_error")),
+        blocked(Dns, DnsNxdomain, "dns_nxdomain_error"),
+    ),
+    at(
+        "dnsHijackingToLocalhostWithHTTPS",
+        manipulated(Dns, DnsBogon),
+    ),
+    at(
+        "dnsHijackingToLocalhostWithHTTP",
+        manipulated(Dns, DnsBogon),
+    ),
+    ok("dnsHijackingToProxyWithHTTPSURL"),
+    ok("dnsHijackingToProxyWithHTTPURL"),
+    at(
+        "ghostDNSBlockingWithHTTPS",
+        manipulated(Dns, DnsInconsistent),
+    ),
+    at(
+        "ghostDNSBlockingWithHTTP",
+        manipulated(Dns, DnsInconsistent),
+    ),
+    at(
+        "httpBlockingConnectionReset",
+        blocked(Http, HttpReset, "connection_reset"),
+    ),
+    at("httpDiffWithConsistentDNS", manipulated(Http, HttpDiff)),
+    at("httpDiffWithInconsistentDNS", manipulated(Http, HttpDiff)),
+    ok("idnaWithoutCensorshipLowercase"),
+    ok("idnaWithoutCensorshipWithFirstLetterUppercase"),
+    ok("largeFileWithHTTPS"),
+    ok("largeFileWithHTTP"),
+    // The website itself resolves to 127.0.0.1, for the control too.
+    at("localhostWithHTTPS", down(Dns, None)),
+    at("localhostWithHTTP", down(Dns, None)),
+    at(
+        "redirectWithBrokenLocationForHTTPS",
+        manipulated(Http, HttpDiff),
+    ),
+    at(
+        "redirectWithBrokenLocationForHTTP",
+        manipulated(Http, HttpDiff),
+    ),
+    at(
+        "redirectWithConsistentDNSAndThenConnectionRefusedForHTTPS",
+        blocked(Http, TcpRefused, "connection_refused"),
+    ),
+    hop(
+        "redirectWithConsistentDNSAndThenConnectionRefusedForHTTPS",
+        blocked(Tcp, TcpRefused, "connection_refused"),
         &[],
     ),
-    // 127.0.0.1 is not a failure and the probe does not connect to loopback: DNS only.
-    case("dnsHijackingToLocalhostWithHTTPS", None, &[Dns]),
-    case("dnsHijackingToLocalhostWithHTTP", None, &[Dns]),
-    // A transparent proxy serves the website: everything works.
-    case("dnsHijackingToProxyWithHTTPSURL", None, ALL),
-    case("dnsHijackingToProxyWithHTTPURL", None, ALL),
-    // The "ghost" address refuses port 443…
-    case(
-        "ghostDNSBlockingWithHTTPS",
-        Some((Tcp, "connection_refused")),
-        &[Dns],
-    ),
-    // …but serves a page on port 80 (an http-diff, not a failure); one connect succeeded.
-    case("ghostDNSBlockingWithHTTP", None, &[Dns, Tcp, Http]),
-    case(
-        "httpBlockingConnectionReset",
-        Some((Http, "connection_reset")),
-        ALL_BUT_HTTP,
-    ),
-    case("httpDiffWithConsistentDNS", None, ALL),
-    case("httpDiffWithInconsistentDNS", None, ALL),
-    // The input's host is punycode-encoded (the name the probe resolves).
-    case("idnaWithoutCensorshipLowercase", None, ALL),
-    case("idnaWithoutCensorshipWithFirstLetterUppercase", None, ALL),
-    case("largeFileWithHTTPS", None, ALL),
-    case("largeFileWithHTTP", None, ALL),
-    // The website itself resolves to 127.0.0.1: DNS only.
-    case("localhostWithHTTPS", None, &[Dns]),
-    case("localhostWithHTTP", None, &[Dns]),
-    // http_invalid_redirect_location_host is application-level (doc §2.6).
-    case("redirectWithBrokenLocationForHTTPS", None, ALL),
-    case("redirectWithBrokenLocationForHTTP", None, ALL),
-    case(
-        "redirectWithConsistentDNSAndThenConnectionRefusedForHTTPS",
-        None,
-        ALL,
-    ),
-    Case {
-        domain: Some(REDIRECT_TARGET),
-        ..case(
-            "redirectWithConsistentDNSAndThenConnectionRefusedForHTTPS",
-            Some((Tcp, "connection_refused")),
-            &[Dns],
-        )
-    },
-    case(
+    at(
         "redirectWithConsistentDNSAndThenConnectionRefusedForHTTP",
-        None,
-        ALL,
+        blocked(Http, TcpRefused, "connection_refused"),
     ),
-    Case {
-        domain: Some(REDIRECT_TARGET),
-        ..case(
-            "redirectWithConsistentDNSAndThenConnectionRefusedForHTTP",
-            Some((Tcp, "connection_refused")),
-            &[Dns],
-        )
-    },
-    case(
+    hop(
+        "redirectWithConsistentDNSAndThenConnectionRefusedForHTTP",
+        blocked(Tcp, TcpRefused, "connection_refused"),
+        &[],
+    ),
+    at(
         "redirectWithConsistentDNSAndThenConnectionResetForHTTPS",
-        None,
-        ALL,
+        blocked(Http, TlsReset, "connection_reset"),
     ),
-    Case {
-        domain: Some(REDIRECT_TARGET),
-        ..case(
-            "redirectWithConsistentDNSAndThenConnectionResetForHTTPS",
-            Some((Tls, "connection_reset")),
-            &[Dns, Tcp],
-        )
-    },
-    case(
+    hop(
+        "redirectWithConsistentDNSAndThenConnectionResetForHTTPS",
+        blocked(Tls, TlsReset, "connection_reset"),
+        &[],
+    ),
+    at(
         "redirectWithConsistentDNSAndThenConnectionResetForHTTP",
-        None,
-        ALL,
+        blocked(Http, TlsReset, "connection_reset"),
     ),
-    Case {
-        domain: Some(REDIRECT_TARGET),
-        also_failed: &[(Http, "connection_reset")],
-        ..case(
-            "redirectWithConsistentDNSAndThenConnectionResetForHTTP",
-            Some((Tls, "connection_reset")),
-            &[Dns, Tcp],
-        )
-    },
-    case("redirectWithConsistentDNSAndThenEOFForHTTPS", None, ALL),
-    Case {
-        domain: Some(REDIRECT_TARGET),
-        ..case(
-            "redirectWithConsistentDNSAndThenEOFForHTTPS",
-            Some((Tls, "eof_error")),
-            &[Dns, Tcp],
-        )
-    },
-    case("redirectWithConsistentDNSAndThenEOFForHTTP", None, ALL),
-    Case {
-        domain: Some(REDIRECT_TARGET),
-        also_failed: &[(Http, "eof_error")],
-        ..case(
-            "redirectWithConsistentDNSAndThenEOFForHTTP",
-            Some((Tls, "eof_error")),
-            &[Dns, Tcp],
-        )
-    },
-    case("redirectWithConsistentDNSAndThenNXDOMAIN", None, ALL),
-    Case {
-        domain: Some(REDIRECT_TARGET),
-        ..case(
-            "redirectWithConsistentDNSAndThenNXDOMAIN",
-            Some((Dns, "dns_nxdomain_error")),
-            &[],
-        )
-    },
-    case("redirectWithConsistentDNSAndThenTimeoutForHTTPS", None, ALL),
-    Case {
-        domain: Some(REDIRECT_TARGET),
-        ..case(
-            "redirectWithConsistentDNSAndThenTimeoutForHTTPS",
-            Some((Tls, "generic_timeout_error")),
-            &[Dns, Tcp],
-        )
-    },
-    case("redirectWithConsistentDNSAndThenTimeoutForHTTP", None, ALL),
-    Case {
-        domain: Some(REDIRECT_TARGET),
-        also_failed: &[(Http, "generic_timeout_error")],
-        ..case(
-            "redirectWithConsistentDNSAndThenTimeoutForHTTP",
-            Some((Tls, "generic_timeout_error")),
-            &[Dns, Tcp],
-        )
-    },
-    // A redirect loop is the website's behaviour, not a network failure.
-    case("redirectWithMoreThanTenRedirectsAndHTTPS", None, ALL),
-    case("redirectWithMoreThanTenRedirectsAndHTTP", None, ALL),
-    case("successWithHTTPS", None, ALL),
-    case("successWithHTTP", None, ALL),
-    case(
+    hop(
+        "redirectWithConsistentDNSAndThenConnectionResetForHTTP",
+        blocked(Tls, TlsReset, "connection_reset"),
+        &[blocked(Http, HttpReset, "connection_reset")],
+    ),
+    at(
+        "redirectWithConsistentDNSAndThenEOFForHTTPS",
+        blocked(Http, TlsEof, "eof_error"),
+    ),
+    hop(
+        "redirectWithConsistentDNSAndThenEOFForHTTPS",
+        blocked(Tls, TlsEof, "eof_error"),
+        &[],
+    ),
+    at(
+        "redirectWithConsistentDNSAndThenEOFForHTTP",
+        blocked(Http, TlsEof, "eof_error"),
+    ),
+    hop(
+        "redirectWithConsistentDNSAndThenEOFForHTTP",
+        blocked(Tls, TlsEof, "eof_error"),
+        &[blocked(Http, HttpEof, "eof_error")],
+    ),
+    at(
+        "redirectWithConsistentDNSAndThenNXDOMAIN",
+        blocked(Dns, DnsNxdomain, "dns_nxdomain_error"),
+    ),
+    hop(
+        "redirectWithConsistentDNSAndThenNXDOMAIN",
+        blocked(Dns, DnsNxdomain, "dns_nxdomain_error"),
+        &[],
+    ),
+    at(
+        "redirectWithConsistentDNSAndThenTimeoutForHTTPS",
+        blocked(Http, TlsTimeout, "generic_timeout_error"),
+    ),
+    hop(
+        "redirectWithConsistentDNSAndThenTimeoutForHTTPS",
+        blocked(Tls, TlsTimeout, "generic_timeout_error"),
+        &[],
+    ),
+    at(
+        "redirectWithConsistentDNSAndThenTimeoutForHTTP",
+        blocked(Http, TlsTimeout, "generic_timeout_error"),
+    ),
+    hop(
+        "redirectWithConsistentDNSAndThenTimeoutForHTTP",
+        blocked(Tls, TlsTimeout, "generic_timeout_error"),
+        &[blocked(Http, HttpTimeout, "generic_timeout_error")],
+    ),
+    // A redirect loop the control hits too.
+    ok("redirectWithMoreThanTenRedirectsAndHTTPS"),
+    ok("redirectWithMoreThanTenRedirectsAndHTTP"),
+    ok("successWithHTTPS"),
+    ok("successWithHTTP"),
+    at(
         "tcpBlockingConnectTimeout",
-        Some((Tcp, "generic_timeout_error")),
-        &[Dns],
+        blocked(Tcp, TcpTimeout, "generic_timeout_error"),
     ),
-    // The system resolver's (wrong) address refuses both ports.
-    case(
+    // The system resolver's (wrong) address refuses both ports: the answer is the block.
+    at(
         "tcpBlockingConnectionRefusedWithInconsistentDNS",
-        Some((Tcp, "connection_refused")),
-        &[Dns],
+        manipulated(Dns, DnsInconsistent),
     ),
     // The body download times out after a successful handshake.
-    case(
+    at(
         "throttlingWithHTTPS",
-        Some((Http, "generic_timeout_error")),
-        ALL_BUT_HTTP,
+        blocked(Http, HttpTimeout, "generic_timeout_error"),
     ),
-    case(
+    at(
         "throttlingWithHTTP",
-        Some((Http, "generic_timeout_error")),
-        ALL_BUT_HTTP,
+        blocked(Http, HttpTimeout, "generic_timeout_error"),
     ),
-    case(
+    at(
         "tlsBlockingConnectionResetWithConsistentDNS",
-        Some((Tls, "connection_reset")),
-        &[Dns, Tcp],
+        blocked(Tls, TlsReset, "connection_reset"),
     ),
-    case(
+    // The control's handshake with the resolved address succeeded: the answer is
+    // consistent (ooni/data: "DNS is actually not inconsistent") and TLS is blocked.
+    at(
         "tlsBlockingConnectionResetWithInconsistentDNS",
-        Some((Tls, "connection_reset")),
-        &[Dns, Tcp],
+        blocked(Tls, TlsReset, "connection_reset"),
     ),
-    case(
-        "websiteDownNXDOMAIN",
-        Some((Dns, "dns_nxdomain_error")),
-        &[],
-    ),
-    // The name exists but has no address (AAAA-only `dns_no_answer` would be ignored; this
-    // is the getaddrinfo lookup).
-    case("websiteDownNoAddrs", Some((Dns, "dns_no_answer")), &[]),
-    // Nothing listens on port 444.
-    case(
+    at("websiteDownNXDOMAIN", down(Dns, Some("dns_nxdomain_error"))),
+    // The name exists but has no address, for the control too.
+    at("websiteDownNoAddrs", down(Dns, Some("dns_no_answer"))),
+    // Nothing listens on port 444, for the control either.
+    at(
         "websiteDownTCPConnect",
-        Some((Tcp, "connection_refused")),
-        &[Dns],
+        down(Tcp, Some("connection_refused")),
     ),
 ];
-
-const ALL_BUT_HTTP: &[OutcomeStage] = &[Dns, Tcp, Tls];
 
 const ORDER: [OutcomeStage; 4] = [Dns, Tcp, Tls, Http];
 
@@ -317,7 +314,7 @@ fn qa_fixtures() -> Vec<(String, String)> {
 }
 
 #[test]
-fn every_netem_qa_scenario_fails_where_its_name_says() {
+fn every_netem_qa_scenario_has_the_verdict_its_name_says() {
     let fixtures = qa_fixtures();
     assert_eq!(fixtures.len(), 50);
     let scenarios: BTreeSet<&str> = fixtures.iter().map(|(s, _)| s.as_str()).collect();
@@ -333,10 +330,8 @@ fn every_netem_qa_scenario_fails_where_its_name_says() {
         let (_, file) = fixtures.iter().find(|(s, _)| s == c.scenario).unwrap();
         let text = common::fixture(file);
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let domain = match c.domain {
-            Some(d) => d.to_owned(),
-            None => ooni_observations::domain_of_url(value["input"].as_str().unwrap()).unwrap(),
-        };
+        let input = ooni_observations::domain_of_url(value["input"].as_str().unwrap()).unwrap();
+        let domain = c.domain.map_or(input.clone(), str::to_owned);
         let o = observe_fixture(file);
         let mut fail = |what: String| {
             problems.push(format!(
@@ -345,48 +340,42 @@ fn every_netem_qa_scenario_fails_where_its_name_says() {
                 summary(&o, &domain)
             ))
         };
-
         let Some(any) = outcome(&o, &domain, OutcomeStage::Any) else {
             fail("no outcome at all".into());
             continue;
         };
-        let mut expected_failed: Vec<(OutcomeStage, &str)> = c.also_failed.to_vec();
-        match c.first_failure {
-            None => {
-                if any.failed {
-                    fail("unexpected failure".into());
+        if any.is_hop != c.domain.is_some() {
+            fail(format!("is_hop is {}", any.is_hop));
+        }
+        let got = |stage: OutcomeStage| {
+            outcome(&o, &domain, stage)
+                .map(|x| (stage, x.status, x.blocking_kind, x.failure.clone()))
+        };
+        let same = |x: &(OutcomeStage, Status, Option<BlockingKind>, Option<String>), e: &First| {
+            x.0 == e.0 && x.1 == e.1 && x.2 == e.2 && x.3.as_deref() == e.3
+        };
+        let stages: Vec<_> = ORDER.iter().filter_map(|s| got(*s)).collect();
+        let first = stages.iter().find(|x| x.1 != Status::Ok);
+        match (first, &c.first) {
+            (None, None) => {}
+            (Some(x), Some(e)) if same(x, e) => {
+                // The `any` row repeats the first stage that is not ok.
+                if (any.status, any.blocking_kind) != (e.1, e.2) {
+                    fail("`any` differs from the first stage".into());
                 }
             }
-            Some((stage, failure)) => {
-                expected_failed.push((stage, failure));
-                if !any.failed || any.failure.as_deref() != Some(failure) {
-                    fail(format!("any should fail with {failure}"));
-                }
-                for earlier in ORDER.iter().take_while(|s| **s != stage) {
-                    if outcome(&o, &domain, *earlier).is_some_and(|x| x.failed) {
-                        fail(format!(
-                            "{} fails before {}",
-                            earlier.as_str(),
-                            stage.as_str()
-                        ));
-                    }
-                }
+            (x, e) => fail(format!("first not ok: got {x:?}, expected {e:?}")),
+        }
+        for e in c.also {
+            if !got(e.0).is_some_and(|x| same(&x, e)) {
+                fail(format!("expected also {e:?}"));
             }
         }
-        for (stage, failure) in &expected_failed {
-            match outcome(&o, &domain, *stage) {
-                Some(x) if x.failed && x.failure.as_deref() == Some(*failure) => {}
-                _ => fail(format!("{} should fail with {failure}", stage.as_str())),
-            }
-        }
-        for x in o.outcomes.iter().filter(|x| x.domain == domain && x.failed) {
-            if x.stage != OutcomeStage::Any && !expected_failed.iter().any(|(s, _)| *s == x.stage) {
-                fail(format!("{} fails unexpectedly", x.stage.as_str()));
-            }
-        }
-        for stage in c.ok {
-            if outcome(&o, &domain, *stage).is_none_or(|x| x.failed) {
-                fail(format!("{} should be ok", stage.as_str()));
+        // Nothing else is anything but ok.
+        for x in &stages {
+            let expected = c.first.iter().chain(c.also).any(|e| e.0 == x.0);
+            if x.1 != Status::Ok && !expected {
+                fail(format!("{} is {:?}", x.0.as_str(), x.1));
             }
         }
     }

@@ -13,7 +13,7 @@ fn bool_failures_from_legacy_probes() {
     let tcp: Vec<_> = o
         .observations
         .iter()
-        .filter(|r| r.stage == Stage::Tcp)
+        .filter(|r| r.stage == Stage::Tcp && r.domain_source != DomainSource::Inferred)
         .collect();
     assert_eq!(tcp.len(), 10);
     assert_eq!(
@@ -30,6 +30,20 @@ fn bool_failures_from_legacy_probes() {
         .unwrap();
     assert_eq!(web.failure.as_deref(), Some("connection_refused"));
     assert_eq!(web.failure_raw.as_deref(), Some("connection_refused_error"));
+    // Only a connect is refused: the two web checks' refusals are inferred TCP rows of
+    // web.telegram.org (it has no TCP record), and its TCP outcome says so.
+    let inferred: Vec<_> = o
+        .observations
+        .iter()
+        .filter(|r| r.domain_source == DomainSource::Inferred)
+        .collect();
+    assert_eq!(inferred.len(), 2);
+    assert!(inferred.iter().all(|r| r.stage == Stage::Tcp
+        && r.domain.as_deref() == Some("web.telegram.org")
+        && r.failure.as_deref() == Some("connection_refused")));
+    let tcp = outcome(&o, "web.telegram.org", OutcomeStage::Tcp).unwrap();
+    assert!(tcp.failed && tcp.inferred);
+    assert!(outcome(&o, "web.telegram.org", OutcomeStage::Http).is_none());
 
     // `true` is a failure without a description.
     let m = r#"{"test_name":"telegram","test_keys":{"tcp_connect":[
@@ -174,8 +188,8 @@ fn go_web_connectivity_010_https_failure_after_tcp_is_inferred_tls() {
             "annotations":{annotations},"input":"https://blocked.example/",
             "test_keys":{{
               "queries":[{{"hostname":"blocked.example","query_type":"A","engine":"system","failure":null,
-                           "t":0.05,"answers":[{{"answer_type":"A","ipv4":"192.0.2.7"}}]}}],
-              "tcp_connect":[{{"ip":"192.0.2.7","port":443,"status":{{"failure":null,"success":true}},"t":0.2}}],
+                           "t":0.05,"answers":[{{"answer_type":"A","ipv4":"93.184.216.34"}}]}}],
+              "tcp_connect":[{{"ip":"93.184.216.34","port":443,"status":{{"failure":null,"success":true}},"t":0.2}}],
               "requests":[{{"failure":"connection_reset","request":{{"url":"https://blocked.example/"}},
                             "response":null,"t":0.4}}]}}}}"#
         )
@@ -207,6 +221,9 @@ fn go_web_connectivity_010_https_failure_after_tcp_is_inferred_tls() {
         outcome(&o, d, OutcomeStage::Http).is_none(),
         "not counted again at HTTP"
     );
+    // It may have been a reset after the handshake: the outcome says it is a reading.
+    assert!(outcome(&o, d, OutcomeStage::Tls).unwrap().inferred);
+    assert!(!outcome(&o, d, OutcomeStage::Tcp).unwrap().inferred);
 
     // The Python probe's 0.1.0 has the same shape but no such rule: the failure stays at HTTP.
     let python = make(r#"{"platform":"linux"}"#, "ooniprobe");

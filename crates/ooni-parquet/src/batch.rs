@@ -212,6 +212,7 @@ pub fn observations_batch(rows: &[&Measured]) -> Result<RecordBatch, ArrowError>
 static OUTCOMES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         Field::new("measurement_uid", DataType::Utf8, false),
+        utf8("report_id"),
         utf8("probe_cc"),
         Field::new("probe_asn", DataType::UInt32, false),
         Field::new("domain", DataType::Utf8, false),
@@ -219,13 +220,24 @@ static OUTCOMES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("stage", DataType::Utf8, false),
         Field::new("failed", DataType::Boolean, false),
         utf8("failure"),
+        Field::new("status", DataType::Utf8, false),
+        utf8("blocking_kind"),
+        Field::new("inferred", DataType::Boolean, false),
+        Field::new("is_hop", DataType::Boolean, false),
+        utf8("evidence_answer"),
+        utf8("evidence_fingerprint"),
+        utf8("evidence_control"),
+        utf8("evidence_hop"),
+        utf8("evidence_http_diff"),
         Field::new("msm_failure", DataType::Boolean, false),
         utf8("ooni_drop_reason"),
     ]))
 });
 
-/// The `outcomes` file schema: one row per measurement, domain and stage reached, with the
-/// measurement's verdict columns that decide whether it counts in `failure_rates`.
+/// The `outcomes` file schema: one row per measurement, domain and stage reached, with
+/// its status (`ok`, `blocked`, `down`, `failure`), the blocking kind and the evidence (see
+/// `docs/blocking.md`), and the measurement's verdict columns that decide whether it counts
+/// in `failure_rates`. `report_id` lets the aggregates count independent probe runs.
 pub fn outcomes_schema() -> SchemaRef {
     Arc::clone(&OUTCOMES_SCHEMA)
 }
@@ -238,8 +250,10 @@ pub fn outcomes_batch(rows: &[&Measured]) -> Result<RecordBatch, ArrowError> {
         .collect();
     let m = || out.iter().map(|(m, _)| *m);
     let o = || out.iter().map(|(_, o)| *o);
+    let e = || o().map(|o| &o.evidence);
     let columns: Vec<ArrayRef> = vec![
         strings(m().map(|m| Some(m.row.measurement_uid.as_str()))),
+        strings(m().map(|m| m.row.report_id.as_deref())),
         strings(m().map(|m| m.row.probe_cc.as_deref())),
         Arc::new(UInt32Array::from_iter_values(m().map(|m| m.row.probe_asn))),
         strings(o().map(|o| Some(o.domain.as_str()))),
@@ -247,6 +261,15 @@ pub fn outcomes_batch(rows: &[&Measured]) -> Result<RecordBatch, ArrowError> {
         strings(o().map(|o| Some(o.stage.as_str()))),
         Arc::new(BooleanArray::from_iter(o().map(|o| Some(o.failed)))),
         strings(o().map(|o| o.failure.as_deref())),
+        strings(o().map(|o| Some(o.status.as_str()))),
+        strings(o().map(|o| o.blocking_kind.map(|k| k.as_str()))),
+        Arc::new(BooleanArray::from_iter(o().map(|o| Some(o.inferred)))),
+        Arc::new(BooleanArray::from_iter(o().map(|o| Some(o.is_hop)))),
+        strings(e().map(|e| e.answer.as_deref())),
+        strings(e().map(|e| e.fingerprint.as_deref())),
+        strings(e().map(|e| e.control.as_deref())),
+        strings(e().map(|e| e.hop.as_deref())),
+        strings(e().map(|e| e.http_diff.as_deref())),
         Arc::new(BooleanArray::from_iter(
             m().map(|m| Some(m.judgement.msm_failure)),
         )),

@@ -209,6 +209,16 @@ impl Fingerprints {
             || f.scope_isp_or_nat
     }
 
+    /// The probe's country (upper-cased, not `ZZ`) is one the fingerprint is known from
+    /// (ooni/data's `dns_blocking_country_consistent`, without the scope clause).
+    pub(crate) fn country_consistent(&self, probe_cc: &str, fp: u32) -> bool {
+        probe_cc != "ZZ"
+            && self.fps[fp as usize]
+                .expected_countries
+                .iter()
+                .any(|c| c == probe_cc)
+    }
+
     /// DNS rows whose pattern equals `addr` (one entry per matching row).
     pub(crate) fn match_dns(&self, addr: &str, out: &mut Vec<u32>) {
         if let Some(v) = self.dns.get(addr) {

@@ -96,6 +96,33 @@ pub struct Verdict {
     pub failure_reason: Option<&'static str>,
     /// Name of the first confirmed fingerprint, if any.
     pub matched_fingerprint: Option<String>,
+    /// Every fingerprint that matched, with where (web_connectivity only; fastpath matches
+    /// fingerprints for web_connectivity and the legacy http_requests test).
+    pub fingerprint_hits: Vec<FingerprintHit>,
+}
+
+/// Where a fingerprint matched in a measurement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HitLocation {
+    /// A DNS answer of `test_keys.queries` (the address as the probe wrote it).
+    DnsAnswer(String),
+    /// The response of `test_keys.requests[index]` (its body or headers).
+    Response(usize),
+}
+
+/// One fingerprint match (see [`Verdict::fingerprint_hits`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FingerprintHit {
+    /// Where it matched.
+    pub location: HitLocation,
+    /// The fingerprint's name (e.g. `ooni.ru_5`).
+    pub name: String,
+    /// Whether fastpath's `is_confirmed` holds for the probe's country: the country is in
+    /// the fingerprint's `expected_countries`, or its scope is `isp` or `nat`.
+    pub confirmed: bool,
+    /// Whether the probe's country is in the fingerprint's `expected_countries` (what
+    /// ooni/data's analysis requires of a DNS fingerprint, whatever its scope).
+    pub country_consistent: bool,
 }
 
 /// Why fastpath would drop the measurement entirely (it never reaches OONI's tables).
@@ -207,6 +234,18 @@ pub fn judge(
         accuracy,
         failure_reason: if msm_failure { scores.reason } else { None },
         matched_fingerprint: scores.matched.map(|fp| fingerprints.name(fp).to_owned()),
+        fingerprint_hits: scores
+            .hits
+            .into_iter()
+            .map(
+                |(location, fp, confirmed, country_consistent)| FingerprintHit {
+                    location,
+                    name: fingerprints.name(fp).to_owned(),
+                    confirmed,
+                    country_consistent,
+                },
+            )
+            .collect(),
     })
 }
 

@@ -338,3 +338,43 @@ fn drop_rules() {
         Err(VerdictError::Json(_))
     ));
 }
+
+/// Every match is reported with where it was found, and whether it holds for the probe's
+/// country (fastpath's `is_confirmed`) and whether the country is one of the fingerprint's.
+#[test]
+fn fingerprint_hits_say_where_they_matched() {
+    use ooni_verdict::HitLocation;
+    // 10.10.34.36: Iran's national blockpage address, scope `nat`.
+    for (cc, country) in [("IR", true), ("IT", false)] {
+        let v = run(&with_answer(
+            cc,
+            json!({"answer_type": "A", "ipv4": "10.10.34.36"}),
+        ));
+        assert_eq!(v.fingerprint_hits.len(), 1, "{cc}");
+        let hit = &v.fingerprint_hits[0];
+        assert_eq!(
+            hit.location,
+            HitLocation::DnsAnswer("10.10.34.36".to_owned())
+        );
+        assert_eq!(hit.name, "ooni.ir_10dot10_ipv4_1");
+        // A national fingerprint is confirmed anywhere by fastpath's rule…
+        assert!(hit.confirmed, "{cc}");
+        // …but it is only known from Iran.
+        assert_eq!(hit.country_consistent, country, "{cc}");
+    }
+    // A body fingerprint (`ooni.in_11`, scope inst, country IN): the index of the request
+    // whose response matched; unconfirmed elsewhere, but still reported.
+    for (cc, confirmed) in [("IN", true), ("IT", false)] {
+        let body = json!("<html><title>Access Denied</title></html>");
+        let v = run(&with_response(cc, body, json!({})));
+        let hit = v
+            .fingerprint_hits
+            .iter()
+            .find(|h| h.name == "ooni.in_11")
+            .unwrap();
+        assert_eq!(hit.location, HitLocation::Response(0));
+        assert_eq!(hit.confirmed, confirmed, "{cc}");
+    }
+    // No fingerprint, no hit.
+    assert!(run(&base()).fingerprint_hits.is_empty());
+}

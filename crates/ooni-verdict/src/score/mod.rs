@@ -22,6 +22,10 @@ pub(crate) struct Scores {
     pub reason: Option<&'static str>,
     /// First confirmed fingerprint.
     pub matched: Option<u32>,
+    /// Every fingerprint match with where it was found (web_connectivity only), whether
+    /// it is confirmed for the probe's country and whether that country is one of the
+    /// fingerprint's.
+    pub hits: Vec<(crate::HitLocation, u32, bool, bool)>,
 }
 
 impl Scores {

@@ -6,6 +6,7 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{Scores, parse_tk, probe_cc_upper};
+use crate::HitLocation;
 use crate::envelope::Envelope;
 use crate::fingerprints::Fingerprints;
 use crate::http::{MatchErr, Response, match_response};
@@ -256,7 +257,14 @@ impl<'de> FromMap<'de> for TestKeys<'de> {
 }
 
 /// `match_fingerprints(measurement)`: DNS answers, then each response's body and headers.
-fn match_fingerprints(tk: Option<&TestKeys<'_>>, fps: &Fingerprints) -> Result<Vec<u32>, MatchErr> {
+///
+/// `locations` receives, for every entry pushed to the returned list, where it matched
+/// (the answer, or the index of the request in `requests`).
+fn match_fingerprints(
+    tk: Option<&TestKeys<'_>>,
+    fps: &Fingerprints,
+    locations: &mut Vec<HitLocation>,
+) -> Result<Vec<u32>, MatchErr> {
     let mut out = Vec::new();
     let Some(tk) = tk else { return Ok(out) };
     for q in tk.queries.iter_g_or("queries is not iterable")? {
@@ -265,7 +273,10 @@ fn match_fingerprints(tk: Option<&TestKeys<'_>>, fps: &Fingerprints) -> Result<V
         };
         for a in answers.iter_g_or("answers is not iterable")? {
             match a {
-                Answer::Addr(addr) => fps.match_dns(addr, &mut out),
+                Answer::Addr(addr) => {
+                    fps.match_dns(addr, &mut out);
+                    locations.resize(out.len(), HitLocation::DnsAnswer(addr.to_string()));
+                }
                 Answer::Nothing => {}
                 Answer::Crash => {
                     if fps.has_dns() {
@@ -275,13 +286,21 @@ fn match_fingerprints(tk: Option<&TestKeys<'_>>, fps: &Fingerprints) -> Result<V
             }
         }
     }
-    for r in tk.requests.iter_g_or("requests is not iterable")? {
+    for (index, r) in tk
+        .requests
+        .iter_g_or("requests is not iterable")?
+        .iter()
+        .enumerate()
+    {
         match r {
             Request::Skip => {}
             Request::Crash => {
                 return Err(Crash("requests[] element or response is not a dict").into());
             }
-            Request::Resp(resp) => match_response(fps, resp, &mut out)?,
+            Request::Resp(resp) => {
+                match_response(fps, resp, &mut out)?;
+                locations.resize(out.len(), HitLocation::Response(index));
+            }
         }
     }
     Ok(out)
@@ -298,8 +317,27 @@ pub(super) fn score(env: &Envelope<'_>, fps: &Fingerprints) -> PyResult<Scores> 
         MaybeDict::Null => None,
         MaybeDict::NotDict => return Err(Crash("test_keys is not a dict")),
     };
-    match match_fingerprints(tk.as_ref(), fps) {
-        Ok(matches) => score_web_connectivity(env, tk.as_ref(), &matches, fps),
+    let mut locations = Vec::new();
+    match match_fingerprints(tk.as_ref(), fps, &mut locations) {
+        Ok(matches) => {
+            let mut s = score_web_connectivity(env, tk.as_ref(), &matches, fps)?;
+            // Where each fingerprint matched, for the per-stage blocking analysis; the
+            // scores above are fastpath's and do not depend on it.
+            let probe_cc = probe_cc_upper(env)?;
+            s.hits = locations
+                .into_iter()
+                .zip(matches)
+                .map(|(at, fp)| {
+                    (
+                        at,
+                        fp,
+                        fps.is_confirmed(&probe_cc, fp),
+                        fps.country_consistent(&probe_cc, fp),
+                    )
+                })
+                .collect();
+            Ok(s)
+        }
         Err(MatchErr::Crash(c)) => Err(c),
         Err(MatchErr::Binascii) => {
             let mut s = score_web_connectivity(env, tk.as_ref(), &[], fps)?;
