@@ -2,7 +2,7 @@
 # Build output goes outside the clone so repeated clones (CI) reuse compiled dependencies.
 export CARGO_TARGET_DIR ?= /var/tmp/ooni-pipeline-target
 
-.PHONY: help sample test test-deps lint fuzz-build fuzz-run bench
+.PHONY: help sample test test-deps lint fuzz-build fuzz-run bench validate-infra
 
 help: ## This list.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ lint: ## Formatting and clippy, as CI runs them.
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-test: test-deps lint fuzz-build ## Everything CI checks: lint, the sample is what its generator makes, all tests.
+test: test-deps lint fuzz-build validate-infra ## Everything CI checks: lint, the sample is what its generator makes, all tests.
 	python3 examples/make_sample.py --check
 	cargo test --workspace --doc --locked
 	cargo nextest run --workspace --locked --no-fail-fast
@@ -56,3 +56,21 @@ fuzz-run: fuzz-build ## Run each fuzz target for FUZZ_SECONDS (default 60).
 
 bench: ## Throughput and memory against gzip -dc on a generated 200 MB archive (see benches/README.md).
 	bash benches/run.sh
+
+# Deployment files, checked offline (tests/infra/validate.py): the Kubernetes manifests against
+# the API schemas, the nightly driver against a fake API, the Containerfile (hadolint), and the
+# Airflow DAG imported by Airflow. Airflow (~145 packages, ~450 MB) lives in its own venv
+# outside the clone, like CARGO_TARGET_DIR, so CI reuses it: ~1 min to create, then nothing.
+AIRFLOW_VENV ?= /var/tmp/ooni-pipeline-venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed-$(shell cat tests/infra/airflow-requirements.txt tests/infra/airflow-constraints.txt | cksum | cut -d' ' -f1)
+
+$(AIRFLOW_STAMP): tests/infra/airflow-requirements.txt tests/infra/airflow-constraints.txt
+	rm -rf $(AIRFLOW_VENV)
+	python3 -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check \
+		-r tests/infra/airflow-requirements.txt -c tests/infra/airflow-constraints.txt
+	touch $@
+
+validate-infra: test-deps $(AIRFLOW_STAMP) ## Check the Containerfile, Kubernetes manifests, nightly driver and Airflow DAG offline.
+	@command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
+	python3 tests/infra/validate.py --airflow-python $(AIRFLOW_VENV)/bin/python

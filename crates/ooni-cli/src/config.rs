@@ -308,6 +308,12 @@ impl RunArgs {
             .or(file.shard)
             .map(|s| parse_shard(&s, |name| std::env::var(name).ok()))
             .transpose()?;
+        if shard.is_some() && upload.is_some() {
+            bail!(
+                "--shard with --out s3://… is not supported yet: the shards of a plan must share \
+                 one output directory (one machine or a shared volume); see docs/scale-out.md"
+            );
+        }
         let max_record_mib = self.max_record_mib.or(file.max_record_mib).unwrap_or(16);
         let max_object_mib = self.max_object_mib.or(file.max_object_mib).unwrap_or(4096);
         Ok(RunPlan {

@@ -62,7 +62,21 @@
 //! one; keys come back relative to the store's prefix, in S3's (byte) order, with their size and
 //! S3's ETag (quoted, as S3 sends it). Keys ending in `/` ("directory" placeholders) are left
 //! out, as a local store lists only files. [`S3Store::list_many`] runs several listings at
-//! once.
+//! once. [`Store::list_common_prefixes`](ooni_source::Store::list_common_prefixes) lists one
+//! key level (ListObjectsV2 with delimiter `/`, S3's `CommonPrefixes`), so a planner can
+//! discover `raw/DAY/HH/` → countries → tests without listing the keys below.
+//!
+//! # Conditional writes
+//!
+//! State that several machines share without a shared disk (a shard's commit, a lock) is
+//! written with S3's conditional writes: [`S3Store::put_if_absent`] (`If-None-Match: *`) and
+//! [`S3Store::put_if_match`] (`If-Match: <ETag>`) return a [`Conditional`]: `Written` with the
+//! new ETag, or `PreconditionFailed` (`412`, or `409 ConditionalRequestConflict` when a
+//! concurrent write won). S3 checks and stores in one step, so two writers can never both win.
+//! [`S3Store::get_with_etag`] reads an object with the ETag to write against;
+//! [`S3Store::delete`] and [`S3Store::delete_if_match`] remove one. A conditional write that had
+//! to be retried and is then refused reads the object back: if it holds exactly the bytes sent,
+//! the refusal was caused by this writer's own earlier attempt, and `Written` is returned.
 //!
 //! # Addressing and signing
 //!
@@ -73,6 +87,7 @@
 //! takes credentials from the standard AWS environment and profile chain and checks at connect
 //! time that some exist. Credentials never appear in errors.
 
+mod conditional;
 mod error;
 mod options;
 mod reader;
@@ -80,6 +95,7 @@ mod retry;
 mod store;
 mod upload;
 
+pub use conditional::Conditional;
 pub use error::S3Error;
 pub use options::S3Options;
 pub use store::S3Store;

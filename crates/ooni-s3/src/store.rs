@@ -25,7 +25,7 @@ use crate::{READ_AHEAD_CHUNKS, upload};
 /// Built by [`S3Store::connect`]. See the [crate documentation](crate) for threading, retries and
 /// resumption.
 pub struct S3Store {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
     runtime: Arc<RuntimeGuard>,
 }
 
@@ -186,6 +186,46 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// The common prefixes directly below one store-relative prefix (ListObjectsV2 with
+    /// delimiter `/`), page by page, relative to the store's prefix, in S3's order.
+    async fn list_levels(&self, prefix: &str) -> Result<Vec<String>, S3Error> {
+        let full = self.full_key(prefix);
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .retrying("LIST", &full, self.policy.timeout, || {
+                    Stats::add(&self.stats.list_calls, 1);
+                    let request = self
+                        .client
+                        .list_objects_v2()
+                        .bucket(&self.bucket)
+                        .prefix(&full)
+                        .delimiter("/")
+                        .max_keys(1000)
+                        .set_continuation_token(token.clone());
+                    async move { request.send().await.map_err(Failure::from_sdk) }
+                })
+                .await?;
+            out.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|common| common.prefix())
+                    .filter_map(|p| p.strip_prefix(self.prefix.as_str()))
+                    // `a//b`: S3 keys may hold an empty level; no directory can.
+                    .filter(|p| p.len() > prefix.len() + 1)
+                    .map(str::to_owned),
+            );
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl S3Store {
     /// Builds the client for `options`. Makes no request, except that signed mode checks that the
     /// credential chain yields credentials.
@@ -292,7 +332,7 @@ impl S3Store {
     }
 
     /// Runs `future` on the store's runtime and waits for it from the calling thread.
-    fn run<F>(&self, future: F) -> Result<F::Output, S3Error>
+    pub(crate) fn run<F>(&self, future: F) -> Result<F::Output, S3Error>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -410,5 +450,26 @@ impl Store for S3Store {
 
     fn request_stats(&self) -> RequestStats {
         self.inner.stats.snapshot()
+    }
+
+    /// One delimiter listing (ListObjectsV2 with delimiter `/`): S3's `CommonPrefixes`, one
+    /// call per page of 1,000, without listing the keys below them. Calls from several
+    /// threads run concurrently.
+    fn list_common_prefixes(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        if !(prefix.is_empty() || prefix.ends_with('/')) {
+            return Err(StoreError::List {
+                location: self.location(),
+                prefix: prefix.to_owned(),
+                source: Box::new(S3Error::Options(
+                    "a prefix listed by level must be empty or end in '/'".to_owned(),
+                )),
+            });
+        }
+        let inner = Arc::clone(&self.inner);
+        let owned = prefix.to_owned();
+        match self.run(async move { inner.list_levels(&owned).await }) {
+            Ok(Ok(levels)) => Ok(levels),
+            Ok(Err(source)) | Err(source) => Err(self.list_error(prefix, source)),
+        }
     }
 }

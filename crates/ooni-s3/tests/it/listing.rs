@@ -210,3 +210,86 @@ fn a_store_prefix_makes_keys_relative() {
     let err = chain(&missing.list_many(&["a/".to_owned()]).unwrap_err());
     assert!(err.contains("s3://no-such-bucket/a/"), "{err}");
 }
+
+#[test]
+fn key_levels_come_from_one_delimiter_listing_and_match_a_directory() {
+    let moto = Moto::start();
+    let seeder = Seeder::new(&moto.endpoint);
+    let bucket = bucket_name("levels");
+    let all = seed_layout(&seeder, &bucket);
+    // More than a page of 1,000 common prefixes under one level.
+    let many: Vec<(String, Vec<u8>)> = (0..1005)
+        .map(|i| (format!("many/{i:04}/x.jsonl.gz"), b"m".to_vec()))
+        .collect();
+    seeder.put_many_plain(&bucket, many);
+    let store = anonymous_store(&moto.endpoint, &bucket);
+
+    let levels = |prefix: &str| store.list_common_prefixes(prefix).unwrap();
+    assert_eq!(levels(""), ["jsonl/", "many/", "raw/"]);
+    assert_eq!(levels("raw/"), ["raw/20201021/", "raw/20201022/"]);
+    // The "directory" placeholder `raw/20201021/` is the prefix itself, not a level below it.
+    assert_eq!(
+        levels("raw/20201021/"),
+        ["raw/20201021/10/", "raw/20201021/11/"]
+    );
+    assert_eq!(
+        levels("raw/20201021/10/AZ/"),
+        [
+            "raw/20201021/10/AZ/telegram/",
+            "raw/20201021/10/AZ/whatsapp/",
+            "raw/20201021/10/AZ/whatsappx/"
+        ]
+    );
+    // The 1,050 keys below whatsapp/ are not listed: one call, no levels.
+    assert!(levels(WHATSAPP).is_empty());
+    assert!(levels("raw/20991231/").is_empty());
+    assert_eq!(store.request_stats().list_calls, 7);
+    let hundreds = levels("many/");
+    assert_eq!(hundreds.len(), 1005);
+    assert_eq!(hundreds[0], "many/0000/");
+    assert_eq!(hundreds[1004], "many/1004/");
+    assert_eq!(store.request_stats().list_calls, 9, "two pages");
+
+    // A prefix that does not end a level is refused before any request.
+    let err = chain(&store.list_common_prefixes("raw/2020").unwrap_err());
+    assert!(err.contains("raw/2020"), "{err}");
+    assert_eq!(store.request_stats().list_calls, 9);
+
+    // The same keys in a directory give the same levels.
+    let dir = tempfile::tempdir().unwrap();
+    for (key, _) in &all {
+        let path = dir.path().join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"x").unwrap();
+    }
+    let local = ooni_source::LocalStore::new(dir.path());
+    for prefix in [
+        "raw/",
+        "raw/20201021/",
+        "raw/20201021/10/",
+        "raw/20201021/10/AZ/",
+        "jsonl/whatsapp/",
+        "jsonl/whatsapp/AZ/20201020/",
+    ] {
+        assert_eq!(
+            store.list_common_prefixes(prefix).unwrap(),
+            local.list_common_prefixes(prefix).unwrap(),
+            "{prefix}"
+        );
+    }
+
+    // Relative to the store's prefix, like every listing.
+    let prefixed = S3Store::connect(S3Options {
+        prefix: "raw/20201021".to_owned(),
+        ..options(&moto.endpoint, &bucket)
+    })
+    .unwrap();
+    assert_eq!(prefixed.list_common_prefixes("").unwrap(), ["10/", "11/"]);
+    assert_eq!(prefixed.list_common_prefixes("10/").unwrap(), ["10/AZ/"]);
+
+    // Errors name the store and prefix.
+    let missing = anonymous_store(&moto.endpoint, "no-such-bucket");
+    let err = chain(&missing.list_common_prefixes("raw/").unwrap_err());
+    assert!(err.contains("s3://no-such-bucket/raw/"), "{err}");
+    assert!(err.contains("NoSuchBucket"), "{err}");
+}

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod conditional;
 mod faults;
 mod listing;
 mod reading;

@@ -81,3 +81,44 @@ pub fn chain(err: &dyn std::error::Error) -> String {
     }
     out
 }
+
+/// A moto server with a fresh bucket named after `stem` that anyone may read, write and
+/// delete in, and its seeder.
+///
+/// moto checks an anonymous request against the bucket policy only when it would replace
+/// or delete an object (a new key is always accepted), and then answers a bare `403` before
+/// evaluating `If-None-Match` / `If-Match`. So anonymous conditional writes need write
+/// permission here; on AWS they need signed credentials anyway (the signed path is tested in
+/// `signing.rs`).
+pub fn read_write_bucket(stem: &str) -> (Moto, Seeder, String) {
+    let moto = Moto::start();
+    let seeder = Seeder::new(&moto.endpoint);
+    let bucket = bucket_name(stem);
+    seeder.create_bucket(&bucket);
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"PublicReadWrite","Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:ListBucket","s3:PutObject","s3:DeleteObject"],"Resource":["arn:aws:s3:::{bucket}","arn:aws:s3:::{bucket}/*"]}}]}}"#
+    );
+    let config = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("eu-central-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "policy",
+        ))
+        .endpoint_url(&moto.endpoint)
+        .force_path_style(true)
+        .build();
+    let client = aws_sdk_s3::Client::from_conf(config);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(
+            client
+                .put_bucket_policy()
+                .bucket(&bucket)
+                .policy(policy)
+                .send(),
+        )
+        .unwrap();
+    (moto, seeder, bucket)
+}
