@@ -102,6 +102,19 @@ AZ_ASNS = [
     (57293, "Azeronline LLC", "198.51.100.15", "31.13.81.53"),
 ]
 
+# Social media (OONI: "social media from early October"): web_connectivity of
+# these URLs on SOCIAL_DAYS, one websites-suite run per (day, ASN), blocked like
+# web.whatsapp.com (TLS SNI filtering) from SOCIAL_FIRST to BLOCK_LAST on
+# SOCIAL_BLOCKED_ASNS only.  url -> (ip seen by the probe, ip seen by the control, asn org, title)
+SOCIAL_URLS = {
+    "https://www.facebook.com/": ("157.240.9.35", "157.240.229.35", (32934, "Facebook, Inc."), "Facebook"),
+    "https://www.instagram.com/": ("157.240.9.174", "157.240.229.174", (32934, "Facebook, Inc."), "Instagram"),
+    "https://www.youtube.com/": ("172.217.17.238", "142.250.64.110", (15169, "Google LLC"), "YouTube"),
+}
+SOCIAL_FIRST = dt.date(2020, 10, 4)
+SOCIAL_BLOCKED_ASNS = [28787, 34170, 39232]
+SOCIAL_DAYS = _days("2020-10-01", "2020-10-06")  # 3 days before the onset, 3 from it (all jsonl/ days)
+
 SLOT_HOURS = [5, 11, 17]  # UTC hours in which synthetic probe runs start
 
 # (measurement day, asn, run index or -1 for the last run) -> upload delay in days
@@ -787,6 +800,12 @@ def make_webconnectivity(ctx: dict, url: str, mst: dt.datetime, failure: str | N
         resp_pairs = [("Cache-Control", "no-cache"), ("Content-Length", str(len(WA_WEB_BODY))),
                       ("Content-Type", "text/html; charset=utf-8"), ("Date", http_date(mst)),
                       ("Strict-Transport-Security", "max-age=31536000; preload; includeSubDomains")]
+    elif url in SOCIAL_URLS:
+        ip, ctrl_ip, asn_org, title = SOCIAL_URLS[url]
+        body = f"<!DOCTYPE html><html><head><title>{title}</title></head><body>{title} (synthetic stub)</body></html>"
+        resp_pairs = [("Cache-Control", "private, no-cache"), ("Content-Length", str(len(body))),
+                      ("Content-Type", "text/html; charset=utf-8"), ("Date", http_date(mst)),
+                      ("Strict-Transport-Security", "max-age=15552000; preload")]
     else:
         ip, asn_org, ctrl_ip, body, title = WIKI_IP, WMF, "208.80.154.224", WIKI_BODY, "Wikipedia"
         resp_pairs = [("Content-Length", str(len(WIKI_BODY))), ("Content-Type", "text/html"),
@@ -866,6 +885,10 @@ def schedule(day: dt.date, asn_index: int, asn: int) -> tuple[int, set, set, set
         n = runs_for(day, asn)
         return n, set(range(n)), set(range(n)), {0}
     o = day.toordinal()
+    if day > BLOCK_LAST:
+        # after the window every ASN runs whatsapp and telegram, so that the end of
+        # the block is visible on each network (issue 10)
+        return 1, {0}, {0}, {0} if asn_index in {(o + 2) % 5, (o + 4) % 5} else set()
     wa = {0} if asn_index in {o % 5, (o + 1) % 5, (o + 3) % 5} else set()
     tg = {0} if asn_index == (o + 1) % 5 else set()
     wiki = {0} if asn_index in {(o + 2) % 5, (o + 4) % 5} else set()
@@ -903,13 +926,12 @@ def synth_measurements(T: Templates) -> list[dict]:
                     msms.append((m, blocked, exp, exp2, "whatsapp-tls-blocked" if blocked else "whatsapp-ok"))
                     mst = mst + dt.timedelta(seconds=math.ceil(rt) + 2)
                 if run in tg_runs:
-                    tg_ok_inside = blocked and U("tgok", day, asn, run) < 0.15
-                    tg_blocked = blocked and not tg_ok_inside
+                    tg_blocked = blocked  # every in-window telegram measurement is blocked (issue 10)
                     tk, rt, exp, exp2 = make_telegram(T, ctx, mst, tg_blocked)
                     m = envelope(test_name="telegram", test_version="0.1.1", mst=mst, tst=mst,
                                  rid=report_id(mst, asn, day, asn, run, "tg"), inp=None, test_keys=tk, runtime=rt,
                                  extensions=T.wa_extensions, assets=T.wa_assets, **common)
-                    scen = "telegram-web-tls-blocked" if tg_blocked else ("telegram-ok-inside-window" if tg_ok_inside else "telegram-ok")
+                    scen = "telegram-web-tls-blocked" if tg_blocked else "telegram-ok"
                     msms.append((m, tg_blocked, exp, exp2, scen))
                     mst = mst + dt.timedelta(seconds=math.ceil(rt) + 2)
                 # --- websites suite: one report, web.whatsapp.com (+ the control site on some runs)
@@ -949,6 +971,50 @@ def synth_measurements(T: Templates) -> list[dict]:
                             "late_days": late,
                         }
                     )
+    out.extend(social_measurements(T))
+    return out
+
+
+def social_measurements(T: Templates) -> list[dict]:
+    """Websites-suite runs of the SOCIAL_URLS: one run (one report) per (day, ASN) of SOCIAL_DAYS."""
+    out = []
+    for day in SOCIAL_DAYS:
+        for asn, net, resolver_ip, fb_ip in AZ_ASNS:
+            blocked = asn in SOCIAL_BLOCKED_ASNS and SOCIAL_FIRST <= day <= BLOCK_LAST
+            hour = sorted(SLOT_HOURS, key=lambda h: H("social-slot", day, asn, h))[0]
+            sw = software_for(day, asn, 0)
+            tst = dt.datetime.combine(day, dt.time(hour)) + dt.timedelta(
+                seconds=int(between(60, 2700, "social-start", day, asn))
+            )
+            ctx = {"seed": f"{day}/{asn}/social", "fb_ip": fb_ip, "resolver_ip": resolver_ip}
+            common = dict(asn=asn, net=net, resolver_ip=resolver_ip, sw=sw)
+            fail_mode = FAILURE_RESET if U("social-reset", day, asn) < (0.6 if asn == 39232 else 0.2) else FAILURE_TIMEOUT
+            rid = report_id(tst, asn, day, asn, "social", "wc")
+            mst = tst + dt.timedelta(seconds=1)
+            for i, url in enumerate(SOCIAL_URLS):
+                wc_fail = fail_mode if blocked else None
+                tk, rt, exp, exp2 = make_webconnectivity(ctx, url, mst, wc_fail)
+                m = envelope(test_name="web_connectivity", test_version="0.1.0", mst=mst, tst=tst, rid=rid,
+                             inp=url, test_keys=tk, runtime=rt, extensions=None, assets=T.wa_assets,
+                             test_helpers=T.wc_test_helpers, **common)
+                recv = mst + dt.timedelta(seconds=math.ceil(m["test_runtime"]) + int(between(1, 9, "social-up", day, asn, i)))
+                recv = recv.replace(microsecond=int(between(0, 999999, "social-us", day, asn, i)))
+                mst = mst + dt.timedelta(seconds=math.ceil(rt) + 1)
+                out.append(
+                    {
+                        "obj": m,
+                        "line": compact(m),
+                        "recv": recv,
+                        "asn": asn,
+                        "day": day,
+                        "blocked": wc_fail is not None,
+                        "in_window": SOCIAL_FIRST <= day <= BLOCK_LAST,
+                        "expected": exp,
+                        "expected_other": exp2,
+                        "scenario": "wc-social-http-failure" if wc_fail else "wc-social-ok",
+                        "late_days": 0,
+                    }
+                )
     return out
 
 
@@ -1053,7 +1119,7 @@ def build(bucket_dir: Path, manifest_path: Path) -> dict:
             "origin": "synthetic",
             "asn": s["asn"],
             "day": s["day"].isoformat(),
-            "in_window": BLOCK_FIRST <= s["day"] <= BLOCK_LAST,
+            "in_window": s.get("in_window", BLOCK_FIRST <= s["day"] <= BLOCK_LAST),
             "blocked": s["blocked"],
             "scenario": s["scenario"],
             "late_upload_days": s["late_days"],
@@ -1206,8 +1272,23 @@ def make_manifest(B: Bucket, fixtures: list, synth: list) -> dict:
             "first_unblocked_day_after": (BLOCK_LAST + dt.timedelta(days=1)).isoformat(),
             "blocked": {
                 "whatsapp": "TLS to web.whatsapp.com and v.whatsapp.net fails (generic_timeout_error, some connection_reset); TCP, DNS, http:// and eN endpoints ok",
-                "telegram": "TLS to web.telegram.org fails (generic_timeout_error) except in a few fully successful measurements; DCs ok",
+                "telegram": "TLS to web.telegram.org fails (generic_timeout_error) in every measurement inside the window; DCs ok",
                 "web_connectivity": "https://web.whatsapp.com/ request fails after a successful TCP connect (blocking=http-failure); https://www.wikipedia.org/ never blocked",
+            },
+            "social_media": {
+                "description": "web_connectivity of social-media URLs, blocked like web.whatsapp.com (https request fails after a successful TCP connect, blocking=http-failure) from first_blocked_day through last_blocked_day on blocked_asns only; reachable on the other ASNs and outside that window. Measured only on the listed days (none after 2020-10-06, so the end of social-media blocking is not observable)",
+                "urls": list(SOCIAL_URLS),
+                "domains": [u.split("/")[2] for u in SOCIAL_URLS],
+                "first_blocked_day": SOCIAL_FIRST.isoformat(),
+                "last_blocked_day": BLOCK_LAST.isoformat(),
+                "blocked_asns": SOCIAL_BLOCKED_ASNS,
+                "unblocked_asns": [a for a, *_ in AZ_ASNS if a not in SOCIAL_BLOCKED_ASNS],
+                "days": [d.isoformat() for d in SOCIAL_DAYS],
+            },
+            "im_measured_after_window": {
+                "description": "whatsapp and telegram are measured on every ASN on every synthetic day after last_blocked_day, so the end of the block (first_unblocked_day_after) is visible on each ASN",
+                "days": [d.isoformat() for d in SYNTH_DAYS if d > BLOCK_LAST],
+                "tests": ["whatsapp", "telegram"],
             },
         },
         "synthetic_days": [d.isoformat() for d in SYNTH_DAYS],
@@ -1443,6 +1524,12 @@ def verify(bucket_dir: Path, manifest_path: Path) -> int:
             inside = BLOCK_FIRST <= day <= BLOCK_LAST
             if m["test_name"] == "whatsapp" and inside != (tk["whatsapp_web_status"] == "blocked"):
                 err(f"{key}: whatsapp status vs window")
+            if m["test_name"] == "web_connectivity" and m["input"] in SOCIAL_URLS:
+                s_inside = SOCIAL_FIRST <= day <= BLOCK_LAST and int(m["probe_asn"][2:]) in SOCIAL_BLOCKED_ASNS
+                if s_inside != (tk["blocking"] == "http-failure"):
+                    err(f"{key}: social web_connectivity status vs window")
+            if m["test_name"] == "telegram" and inside != (tk["telegram_web_status"] == "blocked"):
+                err(f"{key}: telegram status vs window")
             if m["test_name"] == "web_connectivity" and "whatsapp" in m["input"] and inside != (tk["blocking"] == "http-failure"):
                 err(f"{key}: web_connectivity status vs window")
             if m["test_name"] == "telegram" and not inside and tk["telegram_web_status"] != "ok":

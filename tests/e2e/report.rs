@@ -116,6 +116,22 @@ fn blocking_events_match_the_azerbaijan_scenario() {
         .collect();
     let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
     let near = |a: &str, b: chrono::NaiveDate| (day(a) - b).num_days().abs() <= 1;
+    // Social media: its own onset, on some networks only (manifest `social_media`).
+    let social = &window["social_media"];
+    let social_first = social["first_blocked_day"].as_str().unwrap();
+    let social_domains: BTreeSet<String> = social["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_owned())
+        .collect();
+    let social_blocked_asns: BTreeSet<u32> = social["blocked_asns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_u64().unwrap() as u32)
+        .collect();
+    assert!(!social_domains.is_empty() && !social_blocked_asns.is_empty());
 
     let mut by_target: BTreeMap<Target, Vec<&Row>> = BTreeMap::new();
     for e in &events {
@@ -157,9 +173,14 @@ fn blocking_events_match_the_azerbaijan_scenario() {
         assert_eq!(list.len(), 1, "{target:?}: {list:?}");
         let e = list[0];
         assert_eq!(get(e, "stage"), Some("tls"), "{target:?}");
+        let onset = if social_domains.contains(&target.1) {
+            social_first
+        } else {
+            first_blocked
+        };
         assert!(
-            near(get(e, "onset_day").unwrap(), day(first_blocked)),
-            "{target:?}: onset {:?}, the scenario blocks from {first_blocked}",
+            near(get(e, "onset_day").unwrap(), day(onset)),
+            "{target:?}: onset {:?}, the scenario blocks from {onset}",
             get(e, "onset_day")
         );
         assert_eq!(
@@ -203,11 +224,64 @@ fn blocking_events_match_the_azerbaijan_scenario() {
             }
         }
     }
-    // WhatsApp (2 SNIs), Telegram and web.whatsapp.com on 5 networks.
-    assert_eq!(blocked_targets, 20);
-    // One national block, one group.
+    // WhatsApp (2 SNIs), Telegram and web.whatsapp.com on 5 networks, plus each
+    // social-media site on the networks that block it.
+    assert_eq!(
+        blocked_targets,
+        20 + social_domains.len() * social_blocked_asns.len()
+    );
+    // Each social-media site: an event starting within a day of its onset on exactly the
+    // networks the scenario blocks it on.
+    for domain in &social_domains {
+        let asns: BTreeSet<u32> = by_target
+            .iter()
+            .filter(|((t, d, _), _)| t == "web_connectivity" && d == domain)
+            .map(|((_, _, a), list)| {
+                for e in list {
+                    assert!(
+                        near(get(e, "onset_day").unwrap(), day(social_first)),
+                        "{domain} AS{a}: onset {:?} vs {social_first}",
+                        get(e, "onset_day")
+                    );
+                }
+                *a
+            })
+            .collect();
+        assert_eq!(
+            asns, social_blocked_asns,
+            "{domain}: networks with an event"
+        );
+    }
+    // WhatsApp and Telegram: measured on every network after the window, so every
+    // network's event ends 2020-11-11/12 (± 1 day).
+    let im_after = &window["im_measured_after_window"];
+    assert!(!im_after["days"].as_array().unwrap().is_empty());
+    for test in im_after["tests"].as_array().unwrap() {
+        let test = test.as_str().unwrap();
+        for asn in names.keys() {
+            let ends: Vec<Option<&str>> = by_target
+                .iter()
+                .filter(|((t, _, a), _)| t == test && a == asn)
+                .flat_map(|(_, list)| list.iter().map(|e| get(e, "end_day")))
+                .collect();
+            assert!(!ends.is_empty(), "{test} AS{asn}: no event");
+            for end in ends {
+                let end = end.unwrap_or_else(|| panic!("{test} AS{asn}: no end"));
+                assert!(
+                    day(end) >= day(first_unblocked) - chrono::Duration::days(1)
+                        && day(end) <= day(first_unblocked) + chrono::Duration::days(2),
+                    "{test} AS{asn}: end {end} vs {first_unblocked}/12 ± 1"
+                );
+            }
+        }
+    }
+    // One national block per onset: at most one group per distinct scenario onset.
     let groups: BTreeSet<Option<&str>> = events.iter().map(|e| get(e, "group_id")).collect();
-    assert_eq!(groups.len(), 1, "{groups:?}");
+    let onsets: BTreeSet<&str> = [first_blocked, social_first].into_iter().collect();
+    assert!(
+        !groups.is_empty() && groups.len() <= onsets.len(),
+        "{groups:?}"
+    );
 
     // Stable across reruns: a second run (nothing new to read) leaves the same events.
     run_azerbaijan(&out);
