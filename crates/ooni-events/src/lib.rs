@@ -120,6 +120,31 @@ fn polars_err(what: impl Into<String>) -> impl FnOnce(PolarsError) -> EventsErro
     move |source| EventsError::Polars { what, source }
 }
 
+/// Typed columns of a collected frame; a missing or mistyped column is an error naming it.
+fn str_col(df: &DataFrame, name: &str) -> Result<StringChunked, EventsError> {
+    df.column(name)
+        .and_then(|c| c.str().cloned())
+        .map_err(polars_err(name))
+}
+
+fn u32_col(df: &DataFrame, name: &str) -> Result<UInt32Chunked, EventsError> {
+    df.column(name)
+        .and_then(|c| c.u32().cloned())
+        .map_err(polars_err(name))
+}
+
+fn u64_col(df: &DataFrame, name: &str) -> Result<UInt64Chunked, EventsError> {
+    df.column(name)
+        .and_then(|c| c.u64().cloned())
+        .map_err(polars_err(name))
+}
+
+fn i32_col(df: &DataFrame, name: &str) -> Result<Int32Chunked, EventsError> {
+    df.column(name)
+        .and_then(|c| c.i32().cloned())
+        .map_err(polars_err(name))
+}
+
 /// The files the detector reads, each list exactly as the caller's manifest has it.
 #[derive(Debug, Clone, Default)]
 pub struct Inputs {
@@ -272,25 +297,15 @@ pub fn read_counts(
             ])
             .collect()
             .map_err(polars_err("reading failure_rates"))?;
-        let get = |name: &str| df.column(name).map_err(polars_err("reading failure_rates"));
-        let day = get("day")?.i32().map_err(polars_err("day"))?.clone();
-        let cc = get("probe_cc")?
-            .str()
-            .map_err(polars_err("probe_cc"))?
-            .clone();
-        let asn = get("probe_asn")?
-            .u32()
-            .map_err(polars_err("probe_asn"))?
-            .clone();
-        let test = get("test_name")?
-            .str()
-            .map_err(polars_err("test_name"))?
-            .clone();
-        let dom = get("domain")?.str().map_err(polars_err("domain"))?.clone();
-        let stage = get("stage")?.str().map_err(polars_err("stage"))?.clone();
-        let n = get("n")?.u64().map_err(polars_err("n"))?.clone();
-        let k = get("k")?.u64().map_err(polars_err("k"))?.clone();
-        let kinds = get("kind")?.str().map_err(polars_err("kind"))?.clone();
+        let day = i32_col(&df, "day")?;
+        let cc = str_col(&df, "probe_cc")?;
+        let asn = u32_col(&df, "probe_asn")?;
+        let test = str_col(&df, "test_name")?;
+        let dom = str_col(&df, "domain")?;
+        let stage = str_col(&df, "stage")?;
+        let n = u64_col(&df, "n")?;
+        let k = u64_col(&df, "k")?;
+        let kinds = str_col(&df, "kind")?;
         for i in 0..df.height() {
             // Rows without a day, country, ASN or test cannot be placed in a series.
             let (Some(day), Some(cc), Some(asn), Some(test), Some(stage)) = (
@@ -342,20 +357,10 @@ pub fn network_names(
             .agg([len().cast(DataType::UInt64).alias("n")])
             .collect()
             .map_err(polars_err("reading measurements"))?;
-        let get = |name: &str| df.column(name).map_err(polars_err("reading measurements"));
-        let cc = get("probe_cc")?
-            .str()
-            .map_err(polars_err("probe_cc"))?
-            .clone();
-        let asn = get("probe_asn")?
-            .u32()
-            .map_err(polars_err("probe_asn"))?
-            .clone();
-        let name = get("probe_network_name")?
-            .str()
-            .map_err(polars_err("probe_network_name"))?
-            .clone();
-        let n = get("n")?.u64().map_err(polars_err("n"))?.clone();
+        let cc = str_col(&df, "probe_cc")?;
+        let asn = u32_col(&df, "probe_asn")?;
+        let name = str_col(&df, "probe_network_name")?;
+        let n = u64_col(&df, "n")?;
         for i in 0..df.height() {
             if let (Some(cc), Some(asn), Some(name)) = (cc.get(i), asn.get(i), name.get(i)) {
                 *counts
@@ -462,26 +467,13 @@ pub fn add_witnesses(
             .unique_stable(None, UniqueKeepStrategy::First)
             .collect()
             .map_err(polars_err("reading outcomes for witnesses"))?;
-        let get = |name: &str| df.column(name).map_err(polars_err("reading outcomes"));
-        let cc = get("probe_cc")?
-            .str()
-            .map_err(polars_err("probe_cc"))?
-            .clone();
-        let asn = get("probe_asn")?
-            .u32()
-            .map_err(polars_err("probe_asn"))?
-            .clone();
-        let test = get("test_name")?
-            .str()
-            .map_err(polars_err("test_name"))?
-            .clone();
-        let dom = get("domain")?.str().map_err(polars_err("domain"))?.clone();
-        let stage = get("stage")?.str().map_err(polars_err("stage"))?.clone();
-        let day = get("day")?.i32().map_err(polars_err("day"))?.clone();
-        let uid = get("measurement_uid")?
-            .str()
-            .map_err(polars_err("measurement_uid"))?
-            .clone();
+        let cc = str_col(&df, "probe_cc")?;
+        let asn = u32_col(&df, "probe_asn")?;
+        let test = str_col(&df, "test_name")?;
+        let dom = str_col(&df, "domain")?;
+        let stage = str_col(&df, "stage")?;
+        let day = i32_col(&df, "day")?;
+        let uid = str_col(&df, "measurement_uid")?;
         for i in 0..df.height() {
             let (Some(cc), Some(asn), Some(test), Some(stage), Some(day), Some(uid)) = (
                 cc.get(i),
