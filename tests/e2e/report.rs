@@ -11,9 +11,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use arrow::array::Array;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-
 use crate::support::*;
 
 /// (test, domain, asn)
@@ -56,42 +53,7 @@ fn scenario_targets() -> BTreeMap<Target, BTreeMap<String, bool>> {
 fn read_events(out: &Path) -> Vec<Row> {
     let dir = out.join("blocking_events");
     assert!(dir.is_dir(), "no blocking_events/ in {}", out.display());
-    let options = arrow::util::display::FormatOptions::default();
-    let mut rows = Vec::new();
-    for file in parquet_files(&dir) {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
-            .unwrap()
-            .build()
-            .unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let schema = batch.schema();
-            for i in 0..batch.num_rows() {
-                let row: Row = schema
-                    .fields()
-                    .iter()
-                    .zip(batch.columns())
-                    .map(|(field, column)| {
-                        let value = (!column.is_null(i)).then(|| {
-                            arrow::util::display::ArrayFormatter::try_new(column.as_ref(), &options)
-                                .unwrap()
-                                .value(i)
-                                .to_string()
-                        });
-                        (field.name().clone(), value)
-                    })
-                    .collect();
-                rows.push(row);
-            }
-        }
-    }
-    rows
-}
-
-fn run_azerbaijan(out: &Path) -> Run {
-    let run = run_command(&["run", "--config", "pipelines/azerbaijan-2020.toml"], out);
-    assert_eq!(run.status, 0, "{}", run.stderr);
-    run
+    read_table(&dir)
 }
 
 #[test]
@@ -379,6 +341,10 @@ fn the_sample_report_opens_offline_in_chromium() {
         "{} bytes",
         png.len()
     );
+    // `OONI_UPDATE_SCREENSHOT=1` refreshes the README's picture from this very page.
+    if std::env::var_os("OONI_UPDATE_SCREENSHOT").is_some() {
+        std::fs::write(repo().join("docs/report-az.png"), png).unwrap();
+    }
 }
 
 #[test]

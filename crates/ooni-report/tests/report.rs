@@ -1,22 +1,13 @@
-//! The report and the CSV export on small hand-made tables (always run), and on the real
-//! pipeline's output of the synthetic Azerbaijan-2020 scenario rendered in headless
-//! Chromium (run when `OONI_PIPELINE_BIN` names a built `ooni-pipeline`; the e2e suite,
-//! `tests/e2e/report.rs`, runs the same checks through `ooni-pipeline report`).
+//! The report and the CSV export on small hand-made tables. The real pipeline's output of
+//! the synthetic Azerbaijan-2020 scenario, rendered in headless Chromium, is checked by the
+//! e2e suite (`tests/e2e/report.rs`) through `ooni-pipeline report`.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
 
 fn day(i: i64) -> NaiveDate {
     NaiveDate::from_ymd_opt(2020, 9, 20).unwrap() + chrono::Duration::days(i)
@@ -198,125 +189,4 @@ fn csv_export_filters_by_country_and_days() {
     assert!(text.contains(",2020-09-25,"));
     assert!("failure_rates".parse::<ooni_report::Table>().is_ok());
     assert!("nope".parse::<ooni_report::Table>().is_err());
-}
-
-fn parquet_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Runs `chromium --headless` with `args` on `page`; returns stdout.
-fn chromium(page: &Path, args: &[&str]) -> String {
-    let output = Command::new("chromium")
-        .args([
-            "--headless",
-            "--disable-gpu",
-            "--no-sandbox",
-            "--hide-scrollbars",
-        ])
-        .args(args)
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("chromium (Debian package `chromium`; `make test-deps` installs it)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// The text between `start` and the next `end` after it.
-fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
-    let from = text.find(start).unwrap_or_else(|| panic!("no {start}"));
-    let rest = &text[from..];
-    &rest[..rest.find(end).unwrap_or(rest.len())]
-}
-
-#[test]
-#[ignore = "needs OONI_PIPELINE_BIN (a built ooni-pipeline) and chromium; tests/e2e/report.rs runs it through `ooni-pipeline report`"]
-fn the_sample_azerbaijan_report_in_chromium() {
-    let bin = std::env::var("OONI_PIPELINE_BIN").expect("OONI_PIPELINE_BIN");
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("sample");
-    let status = Command::new(&bin)
-        .args(["run", "--config", "pipelines/sample.toml", "--out"])
-        .arg(&out)
-        .current_dir(repo())
-        .status()
-        .unwrap();
-    // 3 = completed with quarantined records (the sample has deliberately broken ones).
-    assert!(matches!(status.code(), Some(0 | 3)), "{status}");
-    let inputs = ooni_report::Inputs {
-        failure_rates: parquet_files(&out.join("failure_rates")),
-        outcomes: parquet_files(&out.join("outcomes")),
-        measurements: parquet_files(&out.join("measurements")),
-        blocking_events: Vec::new(),
-    };
-    let dest = dir.path().join("report");
-    let written = ooni_report::write_reports(&inputs, &dest, &["AZ".to_owned()]).unwrap();
-    let page = &written[0];
-
-    let dom = chromium(page, &["--dump-dom"]);
-    // What a person sees: heatmaps with cells, the per-network table with every network of
-    // the scenario, and the events.
-    let heatmaps = between(&dom, "<section id=\"heatmaps\"", "</section>");
-    assert!(
-        heatmaps.matches("<svg").count() >= 4,
-        "the legend and heatmaps"
-    );
-    assert!(heatmaps.matches("<rect").count() > 1000);
-    let networks = between(&dom, "<table class=\"networks\"", "</table>");
-    assert_eq!(
-        networks.matches("<tr").count(),
-        1 + 5,
-        "a header and five networks"
-    );
-    for name in [
-        "Baktelecom LLC",
-        "Delta Telecom Ltd",
-        "AzerTelecom LLC",
-        "Uninet LLC",
-        "Azeronline LLC",
-    ] {
-        assert!(networks.contains(name), "{name}");
-    }
-    for app in ["WhatsApp", "Telegram", "web.whatsapp.com"] {
-        assert!(networks.contains(app), "{app}");
-    }
-    assert!(networks.contains("2020-09-27"));
-    assert!(networks.contains("TLS handshake blocked"));
-    let events = between(&dom, "<table class=\"events\"", "</table>");
-    assert!(events.matches("<tr").count() > 10);
-    assert!(events.contains("https://explorer.ooni.org/m/2020"));
-
-    let shot = dir.path().join("report-az.png");
-    chromium(
-        page,
-        &[
-            &format!("--screenshot={}", shot.display()),
-            "--window-size=1400,2000",
-        ],
-    );
-    let png = std::fs::read(&shot).unwrap();
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 100_000,
-        "{} bytes",
-        png.len()
-    );
-    if std::env::var_os("OONI_UPDATE_SCREENSHOT").is_some() {
-        std::fs::write(repo().join("docs/report-az.png"), png).unwrap();
-    }
 }
