@@ -88,18 +88,7 @@ fn failures_and_blocks(
 fn whatsapp_shows_sni_filtering_per_asn_and_day_inside_the_window_only() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("az");
-    let output = pipeline(&[
-        "run",
-        "--config",
-        "pipelines/azerbaijan-2020.toml",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_azerbaijan(&out);
     let window = &manifest()["blocking_window"];
     let (first, last) = (
         window["first_blocked_day"].as_str().unwrap(),
@@ -193,18 +182,7 @@ fn whatsapp_shows_sni_filtering_per_asn_and_day_inside_the_window_only() {
 fn ooni_counts_and_failure_rates_join_on_the_input_domain() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("az");
-    let output = pipeline(&[
-        "run",
-        "--config",
-        "pipelines/azerbaijan-2020.toml",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_azerbaijan(&out);
     let key = |r: &Row| {
         (
             get(r, "measurement_day").unwrap().to_owned(),

@@ -3,23 +3,13 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::support::*;
 
 fn args(out: &Path) -> Vec<String> {
-    [
-        "run",
-        "--config",
-        "pipelines/azerbaijan-2020.toml",
-        "--out",
-        out.to_str().unwrap(),
-        "--jobs",
-        "2",
-    ]
-    .map(String::from)
-    .to_vec()
+    let mut args = crate::promises::az(&sample_bucket());
+    args.extend(["--out".to_owned(), out.to_str().unwrap().to_owned()]);
+    args
 }
 
 fn leftovers(out: &Path) -> Vec<PathBuf> {
@@ -56,27 +46,8 @@ fn a_run_killed_at_any_point_and_rerun_gives_the_uninterrupted_output() {
         let flag = dir
             .path()
             .join(format!("{}.paused", point.replace(':', "-")));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ooni-pipeline"))
-            .args(args(&out))
-            .current_dir(repo())
-            .env("OONI_PIPELINE_PAUSE_AT", point)
-            .env("OONI_PIPELINE_PAUSE_FILE", &flag)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while !flag.exists() {
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "{point}: never paused"
-            );
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "{point}: exited before pausing"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mut child = start_paused(&crate::promises::az(&sample_bucket()), &out, point, &flag)
+            .unwrap_or_else(|| panic!("{point}: exited before pausing"));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
 

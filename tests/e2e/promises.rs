@@ -17,7 +17,7 @@ use crate::nightly::{put_jsonl, sample_measurement};
 use crate::support::*;
 
 /// The Azerbaijan scenario's flags, reading `source`.
-fn az(source: &Path) -> Vec<String> {
+pub fn az(source: &Path) -> Vec<String> {
     [
         "run",
         "--config",
@@ -71,38 +71,6 @@ fn bucket_copy(dir: &Path) -> PathBuf {
     let bucket = dir.join("bucket");
     copy_tree(&sample_bucket(), &bucket);
     bucket
-}
-
-/// Starts a run that pauses at `point` (`phase:n`); returns the child and its pause file
-/// once it paused, or `None` if it finished before reaching that point.
-fn start_paused(
-    args: &[String],
-    out: &Path,
-    point: &str,
-    flag: &Path,
-) -> Option<std::process::Child> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ooni-pipeline"))
-        .args(args)
-        .args(["--out", out.to_str().unwrap()])
-        .current_dir(repo())
-        .env("OONI_PIPELINE_PAUSE_AT", point)
-        .env("OONI_PIPELINE_PAUSE_FILE", flag)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while !flag.exists() {
-        if child.try_wait().unwrap().is_some() {
-            return None;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "{point}: never paused"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(child)
 }
 
 // 1. The pipeline owns exactly its files.

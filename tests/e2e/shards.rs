@@ -123,21 +123,8 @@ fn a_killed_shard_rerun_with_its_index_changes_nothing_and_a_missing_one_is_name
 
     // Shard 1 killed mid-commit, then the same index again while a copy still holds it.
     let flag = dir.path().join("paused");
-    let mut args = shard_args("1/3");
-    args.extend(["--out".into(), out.to_str().unwrap().into()]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ooni-pipeline"))
-        .args(&args)
-        .current_dir(repo())
-        .env("OONI_PIPELINE_PAUSE_AT", "commit:2")
-        .env("OONI_PIPELINE_PAUSE_FILE", &flag)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    while !flag.exists() {
-        assert!(child.try_wait().unwrap().is_none(), "exited before pausing");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut child =
+        start_paused(&shard_args("1/3"), &out, "commit:2", &flag).expect("exited before pausing");
     let twin = run_shard(&out, "1/3");
     assert_eq!(twin.status, 1, "two copies of one shard never both commit");
     assert!(twin.stderr.contains("is locked by run"), "{}", twin.stderr);

@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -315,4 +316,44 @@ pub fn all_rows(out: &Path) -> BTreeMap<&'static str, Vec<Row>> {
             (*t, rows)
         })
         .collect()
+}
+
+/// Starts a run that pauses at `point` (`phase:n`); returns the child and its pause file
+/// once it paused, or `None` if it finished before reaching that point.
+pub fn start_paused(
+    args: &[String],
+    out: &Path,
+    point: &str,
+    flag: &Path,
+) -> Option<std::process::Child> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ooni-pipeline"))
+        .args(args)
+        .args(["--out", out.to_str().unwrap()])
+        .current_dir(repo())
+        .env("OONI_PIPELINE_PAUSE_AT", point)
+        .env("OONI_PIPELINE_PAUSE_FILE", flag)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !flag.exists() {
+        if child.try_wait().unwrap().is_some() {
+            return None;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(180),
+            "{point}: never paused"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(child)
+}
+
+/// Runs the synthetic Azerbaijan-2020 scenario (`pipelines/azerbaijan-2020.toml`) into
+/// `out`; it must complete cleanly.
+pub fn run_azerbaijan(out: &Path) -> Run {
+    let run = run_command(&["run", "--config", "pipelines/azerbaijan-2020.toml"], out);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    run
 }
