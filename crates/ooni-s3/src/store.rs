@@ -140,10 +140,15 @@ impl Inner {
         }
     }
 
-    /// Lists one store-relative prefix, page by page.
-    async fn list_prefix(&self, prefix: &str) -> Result<Vec<ObjectMeta>, S3Error> {
+    /// Every page of a ListObjectsV2 of one store-relative prefix (with delimiter `/` when
+    /// `levels`), following continuation tokens, each page retried on its own.
+    async fn list_pages(
+        &self,
+        prefix: &str,
+        levels: bool,
+    ) -> Result<Vec<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output>, S3Error> {
         let full = self.full_key(prefix);
-        let mut out = Vec::new();
+        let mut pages = Vec::new();
         let mut token: Option<String> = None;
         loop {
             let page = self
@@ -154,11 +159,27 @@ impl Inner {
                         .list_objects_v2()
                         .bucket(&self.bucket)
                         .prefix(&full)
+                        .set_delimiter(levels.then(|| "/".to_owned()))
                         .max_keys(1000)
                         .set_continuation_token(token.clone());
                     async move { request.send().await.map_err(Failure::from_sdk) }
                 })
                 .await?;
+            token = match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => Some(next.to_owned()),
+                _ => None,
+            };
+            pages.push(page);
+            if token.is_none() {
+                return Ok(pages);
+            }
+        }
+    }
+
+    /// Lists one store-relative prefix, page by page.
+    async fn list_prefix(&self, prefix: &str) -> Result<Vec<ObjectMeta>, S3Error> {
+        let mut out = Vec::new();
+        for page in self.list_pages(prefix, false).await? {
             for object in page.contents() {
                 let Some(key) = object.key() else { continue };
                 let Some(relative) = key.strip_prefix(self.prefix.as_str()) else {
@@ -177,10 +198,6 @@ impl Inner {
                     etag: object.e_tag().map(str::to_owned),
                 });
             }
-            match page.next_continuation_token() {
-                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
-                _ => break,
-            }
         }
         Ok(out)
     }
@@ -190,24 +207,8 @@ impl Inner {
     /// The common prefixes directly below one store-relative prefix (ListObjectsV2 with
     /// delimiter `/`), page by page, relative to the store's prefix, in S3's order.
     async fn list_levels(&self, prefix: &str) -> Result<Vec<String>, S3Error> {
-        let full = self.full_key(prefix);
         let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .retrying("LIST", &full, self.policy.timeout, || {
-                    Stats::add(&self.stats.list_calls, 1);
-                    let request = self
-                        .client
-                        .list_objects_v2()
-                        .bucket(&self.bucket)
-                        .prefix(&full)
-                        .delimiter("/")
-                        .max_keys(1000)
-                        .set_continuation_token(token.clone());
-                    async move { request.send().await.map_err(Failure::from_sdk) }
-                })
-                .await?;
+        for page in self.list_pages(prefix, true).await? {
             out.extend(
                 page.common_prefixes()
                     .iter()
@@ -217,10 +218,6 @@ impl Inner {
                     .filter(|p| p.len() > prefix.len() + 1)
                     .map(str::to_owned),
             );
-            match page.next_continuation_token() {
-                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
-                _ => break,
-            }
         }
         Ok(out)
     }
