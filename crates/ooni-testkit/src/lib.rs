@@ -14,6 +14,6 @@ mod moto;
 mod proxy;
 mod seed;
 
-pub use moto::Moto;
+pub use moto::{Moto, answers};
 pub use proxy::{Fault, Proxy, Seen};
 pub use seed::Seeder;

@@ -168,7 +168,9 @@ impl Moto {
     }
 }
 
-fn answers(addr: SocketAddr) -> bool {
+/// Whether an HTTP server answers on `addr` (how `Moto::start` knows moto is ready, and how
+/// tests know it is gone).
+pub fn answers(addr: SocketAddr) -> bool {
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
         return false;
     };

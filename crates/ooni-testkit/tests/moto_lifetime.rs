@@ -3,33 +3,17 @@
 //!
 //! `moto_server` must be on PATH (`pip install 'moto[server]'`).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ooni_testkit::Moto;
+use ooni_testkit::{Moto, answers};
 
 /// Set in the re-executed test binary: there, [`child_holds_moto_forever`] does its work.
 const CHILD_ENV: &str = "OONI_TESTKIT_CHILD";
 /// Prefix of the line on which the child reports its server's port.
 const PORT_LINE: &str = "OONI_TESTKIT_MOTO_PORT=";
-
-/// Whether an HTTP server answers on `addr` (the same probe as `Moto::start`'s).
-fn answers(addr: SocketAddr) -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    if stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
-}
 
 /// Processes (pid, command line) running `moto_server` with `port` among their arguments:
 /// moto itself and its watchdog.
