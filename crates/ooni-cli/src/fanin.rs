@@ -62,11 +62,7 @@ pub fn aggregate(
         (None, _) => bail!(
             "{} holds shards of several plans ({}): say which with --shards N",
             out.display(),
-            plans
-                .keys()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            state::plan_sizes(&plans)
         ),
     };
     let mut inputs = BTreeSet::new();

@@ -531,11 +531,7 @@ fn check_mode(out: &Path, scope: Scope) -> anyhow::Result<()> {
             "{} holds the output of a sharded run ({} shards): run with --shard I/N and then \
              `ooni-pipeline aggregate`, or use another output directory",
             out.display(),
-            plans
-                .keys()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            state::plan_sizes(&plans)
         ),
         Scope::Shard(_) if out.join("_state/manifest.json").is_file() => anyhow::bail!(
             "{} holds the output of an unsharded run: shard into another output directory",

@@ -646,6 +646,15 @@ fn manifest_path(out: &Path, scope: Scope) -> PathBuf {
     scope.state_dir(out).join("manifest.json")
 }
 
+/// The plan sizes of `shard_plans`, for messages: `4, 8`.
+pub fn plan_sizes(plans: &BTreeMap<u32, BTreeSet<u32>>) -> String {
+    plans
+        .keys()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The shards whose state the output directory holds: `(count, indices)` per plan size.
 pub fn shard_plans(out: &Path) -> BTreeMap<u32, BTreeSet<u32>> {
     let mut plans = BTreeMap::new();
