@@ -326,7 +326,7 @@ pub fn start_paused(
     point: &str,
     flag: &Path,
 ) -> Option<std::process::Child> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ooni-pipeline"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ooni-pipeline-paused"))
         .args(args)
         .args(["--out", out.to_str().unwrap()])
         .current_dir(repo())

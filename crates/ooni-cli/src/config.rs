@@ -1,4 +1,5 @@
-//! Command-line flags and `pipelines/*.toml` files, resolved into one [`RunPlan`].
+//! Command-line flags and `pipelines/*.toml` files, resolved into one [`Config`]: the
+//! source and S3 access this command needs, and the library's [`RunPlan`].
 //!
 //! Every flag can come from the TOML file; flags given on the command line win.
 
@@ -10,7 +11,7 @@ use chrono::NaiveDate;
 use clap::Args;
 use ooni_source::{Limits, Selection, compact_test_name, parse_day};
 
-use crate::state::Shard;
+use ooni_run::{RunPlan, Shard};
 use serde::Deserialize;
 
 /// The default source: OONI's public bucket (eu-central-1, read without signing).
@@ -183,50 +184,17 @@ pub struct S3Access {
     pub signed: bool,
 }
 
-/// A run, fully resolved.
+/// A `run` or `list` command, fully resolved: where to read, how to reach S3, and the run.
 #[derive(Debug, Clone)]
-pub struct RunPlan {
+pub struct Config {
     /// Where to read.
     pub source: SourceSpec,
     /// How to reach S3 (source and s3:// output).
     pub s3: S3Access,
     /// Where committed files are uploaded, when --out is s3:// (bucket, prefix).
     pub upload: Option<(String, String)>,
-    /// What to read.
-    pub selection: Selection,
-    /// Where to write.
-    pub out: PathBuf,
-    /// Worker threads.
-    pub jobs: usize,
-    /// Record and object size limits.
-    pub limits: Limits,
-    /// Rebuild the output from scratch.
-    pub full_refresh: bool,
-    /// Stored bytes of archives per batch.
-    pub batch_bytes: u64,
-    /// This run's shard, when sharded.
-    pub shard: Option<Shard>,
-}
-
-impl RunPlan {
-    /// The earliest measurement day a run keeps: `--since` minus the late-upload days.
-    /// The archives a nightly run reads hold measurements uploaded late; keeping those of
-    /// the last few days (not only of the requested ones) is what makes a schedule of
-    /// nightly runs equal one run over the whole period.
-    pub fn first_accepted_day(&self) -> NaiveDate {
-        self.selection
-            .since
-            .checked_sub_days(chrono::Days::new(u64::from(
-                self.selection.late_upload_days,
-            )))
-            .unwrap_or(self.selection.since)
-    }
-
-    /// Whether measurements of `day` are kept: from [`RunPlan::first_accepted_day`] up to
-    /// `--until` (exclusive).
-    pub fn accepts_day(&self, day: NaiveDate) -> bool {
-        day >= self.first_accepted_day() && day < self.selection.until
-    }
+    /// The run itself.
+    pub run: RunPlan,
 }
 
 /// A mistake in the flags or the config file: exit status 2, so schedulers do not retry it.
@@ -237,11 +205,11 @@ pub struct UsageError(#[from] pub anyhow::Error);
 impl RunArgs {
     /// Merges the TOML file (if any) under the flags, validates, and fills defaults. Every
     /// error is a [`UsageError`].
-    pub fn resolve(self, today: NaiveDate) -> Result<RunPlan, UsageError> {
+    pub fn resolve(self, today: NaiveDate) -> Result<Config, UsageError> {
         self.resolve_inner(today).map_err(UsageError)
     }
 
-    fn resolve_inner(self, today: NaiveDate) -> anyhow::Result<RunPlan> {
+    fn resolve_inner(self, today: NaiveDate) -> anyhow::Result<Config> {
         let file = match &self.config {
             Some(path) => read_config(path)?,
             None => FileConfig::default(),
@@ -316,7 +284,7 @@ impl RunArgs {
         }
         let max_record_mib = self.max_record_mib.or(file.max_record_mib).unwrap_or(16);
         let max_object_mib = self.max_object_mib.or(file.max_object_mib).unwrap_or(4096);
-        Ok(RunPlan {
+        Ok(Config {
             source: parse_source(&source)?,
             s3: S3Access {
                 region: self
@@ -328,31 +296,33 @@ impl RunArgs {
                 signed: self.signed || file.signed,
             },
             upload,
-            selection: Selection {
-                since,
-                until,
-                late_upload_days: self
-                    .late_upload_days
-                    .or(file.late_upload_days)
-                    .unwrap_or(DEFAULT_LATE_UPLOAD_DAYS),
-                probe_cc,
-                test_names,
-                cans: self.cans || file.cans,
+            run: RunPlan {
+                selection: Selection {
+                    since,
+                    until,
+                    late_upload_days: self
+                        .late_upload_days
+                        .or(file.late_upload_days)
+                        .unwrap_or(DEFAULT_LATE_UPLOAD_DAYS),
+                    probe_cc,
+                    test_names,
+                    cans: self.cans || file.cans,
+                },
+                out,
+                jobs,
+                limits: Limits {
+                    max_record_bytes: max_record_mib.saturating_mul(1024 * 1024),
+                    max_object_bytes: (max_object_mib as u64).saturating_mul(1024 * 1024),
+                },
+                full_refresh: self.full_refresh,
+                batch_bytes: self
+                    .batch_mib
+                    .or(file.batch_mib)
+                    .unwrap_or(256)
+                    .max(1)
+                    .saturating_mul(1024 * 1024),
+                shard,
             },
-            out,
-            jobs,
-            limits: Limits {
-                max_record_bytes: max_record_mib.saturating_mul(1024 * 1024),
-                max_object_bytes: (max_object_mib as u64).saturating_mul(1024 * 1024),
-            },
-            full_refresh: self.full_refresh,
-            batch_bytes: self
-                .batch_mib
-                .or(file.batch_mib)
-                .unwrap_or(256)
-                .max(1)
-                .saturating_mul(1024 * 1024),
-            shard,
         })
     }
 }
@@ -402,7 +372,7 @@ fn clamp_window(since: NaiveDate, until: NaiveDate, today: NaiveDate) -> (NaiveD
         .unwrap_or(today);
     let clamped = (since.max(first).min(last), until.min(last).max(first));
     if clamped != (since, until) && clamped.0 < clamped.1 {
-        crate::run::log(&format!(
+        crate::log(&format!(
             "reading {} ..< {}: OONI has no measurements outside these days",
             clamped.0, clamped.1
         ));
@@ -472,8 +442,8 @@ mod tests {
     #[test]
     fn defaults_are_yesterday_and_the_public_bucket() {
         let plan = RunArgs::default().resolve(today()).unwrap();
-        assert_eq!(plan.selection.since.to_string(), "2020-10-20");
-        assert_eq!(plan.selection.until.to_string(), "2020-10-21");
+        assert_eq!(plan.run.selection.since.to_string(), "2020-10-20");
+        assert_eq!(plan.run.selection.until.to_string(), "2020-10-21");
         assert_eq!(
             plan.source,
             SourceSpec::S3 {
@@ -501,13 +471,16 @@ mod tests {
         // A today after the window: windows ending after the day after tomorrow are cut.
         let later = NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
         let plan = args.resolve(later).unwrap();
-        assert_eq!(plan.selection.since.to_string(), "2020-10-01");
-        assert_eq!(plan.selection.until.to_string(), "2020-12-01");
+        assert_eq!(plan.run.selection.since.to_string(), "2020-10-01");
+        assert_eq!(plan.run.selection.until.to_string(), "2020-12-01");
         assert_eq!(
-            plan.selection.test_names.iter().collect::<Vec<_>>(),
+            plan.run.selection.test_names.iter().collect::<Vec<_>>(),
             ["facebookmessenger", "whatsapp"]
         );
-        assert_eq!(plan.selection.probe_cc.iter().collect::<Vec<_>>(), ["AZ"]);
+        assert_eq!(
+            plan.run.selection.probe_cc.iter().collect::<Vec<_>>(),
+            ["AZ"]
+        );
     }
 
     #[test]
@@ -538,8 +511,8 @@ mod tests {
             ..RunArgs::default()
         };
         let plan = args.resolve(today()).unwrap();
-        assert_eq!(plan.selection.since.to_string(), "2012-12-01");
-        assert_eq!(plan.selection.until.to_string(), "2020-10-23");
+        assert_eq!(plan.run.selection.since.to_string(), "2012-12-01");
+        assert_eq!(plan.run.selection.until.to_string(), "2020-10-23");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use anyhow::Context;
+use crate::error::IoContext;
+use crate::{Event, Observer, RunError};
 use chrono::NaiveDate;
 use ooni_aggregate as agg;
 use polars::prelude::*;
@@ -33,7 +34,8 @@ pub fn aggregate_stale_days(
     inputs: &BTreeSet<String>,
     manifest: &mut Manifest,
     window: (NaiveDate, NaiveDate),
-) -> anyhow::Result<Aggregates> {
+    observer: &dyn Observer,
+) -> Result<Aggregates, RunError> {
     let pending = state::pending_path(out, scope, run_id, 9999);
     let rewrite_events =
         !manifest.stale_aggregate_days.is_empty() || !manifest.files.contains(state::EVENTS_FILE);
@@ -44,14 +46,14 @@ pub fn aggregate_stale_days(
         .collect();
     names.push(state::EVENTS_FILE.to_owned());
     state::write_atomically(&pending, &serde_json::to_vec(&names)?)?;
-    let mut aggregates = write_aggregates(out, run_id, inputs, manifest, window)?;
+    let mut aggregates = write_aggregates(out, run_id, inputs, manifest, window, observer)?;
     if rewrite_events {
         write_events(out, run_id, inputs, manifest)?;
         aggregates.files.push(state::EVENTS_FILE.to_owned());
     }
     manifest.stale_aggregate_days.clear();
     manifest.save(out, scope)?;
-    std::fs::remove_file(&pending).with_context(|| format!("removing {}", pending.display()))?;
+    std::fs::remove_file(&pending).at("removing", &pending)?;
     Ok(aggregates)
 }
 
@@ -65,7 +67,8 @@ fn write_aggregates(
     inputs: &BTreeSet<String>,
     manifest: &mut Manifest,
     (since, until): (NaiveDate, NaiveDate),
-) -> anyhow::Result<Aggregates> {
+    observer: &dyn Observer,
+) -> Result<Aggregates, RunError> {
     let days: BTreeSet<NaiveDate> = manifest
         .stale_aggregate_days
         .iter()
@@ -101,14 +104,16 @@ fn write_aggregates(
                     .lazy()
                     .filter(col("measurement_day").eq(lit(*day)))
                     .collect()
-                    .map_err(|e| anyhow::anyhow!("selecting {day} of {table}: {e}"))?;
+                    .map_err(|source| RunError::Polars {
+                        what: format!("{table} of {day}"),
+                        source,
+                    })?;
                 if day_frame.height() == 0 {
                     // Nothing measured that day any more: no file (only ever ours).
                     if manifest.files.remove(&rel) {
                         match std::fs::remove_file(&path) {
                             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                                return Err(e)
-                                    .with_context(|| format!("removing {}", path.display()));
+                                return Err(e).at("removing", &path);
                             }
                             _ => {}
                         }
@@ -117,18 +122,20 @@ fn write_aggregates(
                 }
                 let bytes = agg::to_parquet_bytes(&mut day_frame, table)?;
                 let staged = staging.join(&rel);
-                ooni_parquet::rewrite_parquet_bytes(bytes, &staged)
-                    .with_context(|| format!("writing {}", staged.display()))?;
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)
-                        .with_context(|| format!("creating {}", dir.display()))?;
-                }
-                std::fs::rename(&staged, &path).with_context(|| {
-                    format!("moving {} to {}", staged.display(), path.display())
+                ooni_parquet::rewrite_parquet_bytes(bytes, &staged).map_err(|source| {
+                    RunError::Parquet {
+                        what: format!("writing {}", staged.display()),
+                        source,
+                    }
                 })?;
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).at("creating", dir)?;
+                }
+                std::fs::rename(&staged, &path)
+                    .at(&format!("moving {} to", staged.display()), &path)?;
                 manifest.files.insert(rel.clone());
                 files.push(rel);
-                crate::pause::step(crate::pause::Phase::Aggregate);
+                observer.event(Event::AggregateWritten { path: &path });
             }
         }
         let _ = std::fs::remove_dir_all(&staging);
@@ -151,7 +158,10 @@ fn write_aggregates(
     )?;
     Ok(Aggregates {
         files,
-        worst_cells: worst_cells(&worst)?,
+        worst_cells: worst_cells(&worst).map_err(|source| RunError::Polars {
+            what: "the worst cells".to_owned(),
+            source,
+        })?,
     })
 }
 
@@ -163,7 +173,7 @@ fn write_events(
     run_id: &str,
     inputs: &BTreeSet<String>,
     manifest: &mut Manifest,
-) -> anyhow::Result<()> {
+) -> Result<(), RunError> {
     let events = ooni_events::blocking_events(
         &ooni_events::Inputs {
             failure_rates: state::table_files(out, &manifest.files, "failure_rates", None),
@@ -171,17 +181,14 @@ fn write_events(
             measurements: state::table_files(out, inputs, "measurements", None),
         },
         &ooni_events::Params::default(),
-    )
-    .context("detecting blocking events")?;
+    )?;
     let staged = out.join("_staging").join(run_id).join(state::EVENTS_FILE);
-    ooni_events::write_table(&events, &staged)
-        .with_context(|| format!("writing {}", staged.display()))?;
+    ooni_events::write_table(&events, &staged)?;
     let path = out.join(state::EVENTS_FILE);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir).at("creating", dir)?;
     }
-    std::fs::rename(&staged, &path)
-        .with_context(|| format!("moving {} to {}", staged.display(), path.display()))?;
+    std::fs::rename(&staged, &path).at(&format!("moving {} to", staged.display()), &path)?;
     let _ = std::fs::remove_dir_all(out.join("_staging").join(run_id));
     let _ = std::fs::remove_dir(out.join("_staging"));
     manifest.files.insert(state::EVENTS_FILE.to_owned());

@@ -3,48 +3,49 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::Context;
 use chrono::NaiveDate;
 use ooni_parquet::Measured;
 use ooni_source::{ArchiveKey, ObjectMeta, Store, Twins};
 use rayon::prelude::*;
 
-use crate::config::RunPlan;
+use crate::error::IoContext;
 use crate::lock::Lock;
-use crate::pause;
 use crate::read::{ArchiveOutput, process_archive};
 use crate::rejects::RejectWriter;
-use crate::signals::Stop;
 use crate::state::{self, Manifest, Scope};
 use crate::summary::{Conservation, Counts, Fallback, Requests, RetryLater, RunSummary};
+use crate::{Event, Observer, RunError, RunPlan};
 
 /// Runs the whole job; returns the summary (also written to `DIR/_runs/<run_id>.json`).
-/// A stop requested by a signal ends the run after its last committed batch, with
-/// `summary.interrupted` set.
+///
+/// A stop the observer requests ends the run after its last committed batch, with
+/// `summary.interrupted` set. Bad records never make this fail: they are counted,
+/// quarantined in `DIR/rejects/`, and the run goes on.
 pub fn run(
     plan: &RunPlan,
     store: &dyn Store,
-    run_id: &str,
-    started_at: &str,
-    stop: &Stop,
-) -> anyhow::Result<RunSummary> {
+    observer: &dyn Observer,
+) -> Result<RunSummary, RunError> {
+    let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
+    let scope = plan.shard.map_or(Scope::Whole, Scope::Shard);
+    let run_id = new_run_id(now, scope);
+    let (run_id, started_at) = (run_id.as_str(), now.to_rfc3339());
     let mut seconds = BTreeMap::new();
     let started = Instant::now();
-    let scope = plan.shard.map_or(Scope::Whole, Scope::Shard);
     check_mode(&plan.out, scope)?;
-    let (lock, stale_lock) = Lock::acquire(&scope.state_dir(&plan.out), run_id, started_at)?;
-    if let Some(note) = &stale_lock {
-        log(note);
+    let note = |message: &str| observer.event(Event::Note(message));
+    let (lock, stale_lock) =
+        Lock::acquire(&scope.state_dir(&plan.out), run_id, &started_at, &note)?;
+    if let Some(stale) = &stale_lock {
+        note(stale);
     }
     if plan.full_refresh {
         let removed = state::full_refresh(&plan.out, scope)?;
-        log(&format!(
+        note(&format!(
             "--full-refresh: removed the {removed} files this pipeline wrote; everything else in {} is left as it was",
             plan.out.display()
         ));
@@ -52,13 +53,13 @@ pub fn run(
     let mut manifest = Manifest::load(&plan.out, scope)?;
     let repairs = manifest.reconcile(&plan.out, scope)?;
     if repairs.uncommitted_removed > 0 {
-        log(&format!(
+        note(&format!(
             "removed {} files an interrupted run left uncommitted; its objects are read again",
             repairs.uncommitted_removed
         ));
     }
     for missing in &repairs.missing_files {
-        log(&format!(
+        note(&format!(
             "{missing} is listed in the manifest but gone: its batch's files are removed and {} objects of that run are read again",
             repairs.objects_to_reread
         ));
@@ -73,19 +74,19 @@ pub fn run(
     // since must still be recognised as written.
     let others = other_scopes_files(&plan.out, scope);
 
-    let mut last_listing_log = Instant::now();
     let inventory = ooni_source::inventory_with_progress(store, &plan.selection, &mut |p| {
-        if last_listing_log.elapsed() >= Duration::from_secs(5) {
-            last_listing_log = Instant::now();
-            log(&format!(
-                "listing: {}/{} prefixes, {} objects so far",
-                p.prefixes_done, p.prefixes_total, p.objects_found
-            ));
-        }
+        observer.event(Event::Listing {
+            prefixes_done: p.prefixes_done,
+            prefixes_total: p.prefixes_total,
+            objects_found: p.objects_found,
+        });
     })
-    .with_context(|| format!("listing {}", store.location()))?;
+    .map_err(|source| RunError::Listing {
+        location: store.location(),
+        source,
+    })?;
     if !inventory.symlinks_ignored.is_empty() {
-        log(&format!(
+        note(&format!(
             "ignored {} symbolic links in the source (never followed), e.g. {}",
             inventory.symlinks_ignored.len(),
             inventory.symlinks_ignored[0]
@@ -103,7 +104,7 @@ pub fn run(
     let mut shard_plan = None;
     if let Some(shard) = plan.shard {
         let (mine, stats) = crate::shards::assign(twins, &listed, shard);
-        log(&format!(
+        note(&format!(
             "shard {shard}: {} of {} (country, test) units, {} of {} listed",
             stats.units_mine,
             stats.units_total,
@@ -123,7 +124,7 @@ pub fn run(
         )
     });
     seconds.insert("list".to_owned(), started.elapsed().as_secs_f64());
-    log(&format!(
+    note(&format!(
         "listed {archives_listed} archives ({}) in {} ({} LIST calls); {} new objects to read, {} already processed",
         human_bytes(bytes_listed),
         store.location(),
@@ -137,11 +138,13 @@ pub fn run(
     // what it committed. raw/ archives come first (the keys are sorted by layout), so OONI's
     // postcan uid wins over a jsonl/ copy of the same measurement even across batches.
     let read_started = Instant::now();
-    let progress = Progress::new(todo.len() as u64);
+    observer.event(Event::ReadStarted {
+        archives: todo.len() as u64,
+    });
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(plan.jobs)
         .build()
-        .context("starting worker threads")?;
+        .map_err(|e| RunError::Workers(format!("starting worker threads: {e}")))?;
     let mut totals = Totals::default();
     let mut write_seconds = 0.0;
     let mut interrupted = None;
@@ -149,19 +152,17 @@ pub fn run(
         .into_iter()
         .enumerate()
     {
-        if stop.requested() {
-            interrupted = stop.signal_name();
+        if let Some(reason) = observer.stop_requested() {
+            interrupted = Some(reason);
             break;
         }
         let rejects = RejectWriter::new(&plan.out, run_id, batch_no);
-        let read = read_batch(
-            store, batch, &listed, plan, &pool, &progress, &rejects, stop,
-        )?;
-        if stop.requested() {
+        let read = read_batch(store, batch, &listed, plan, &pool, &rejects, observer)?;
+        if let Some(reason) = observer.stop_requested() {
             // Abandon the batch: nothing of it was committed, and its objects are read
             // again by the next run.
             remove_staging(&plan.out, run_id)?;
-            interrupted = stop.signal_name();
+            interrupted = Some(reason);
             break;
         }
         let write_started = Instant::now();
@@ -173,13 +174,14 @@ pub fn run(
             listed: &listed,
             filter: &filter,
             others: &others,
+            observer,
         };
         let staged = stage_batch(&context, &manifest, read, rejects, &mut totals)?;
         lock.check()?;
         commit_batch(&context, &mut manifest, staged, &mut totals)?;
         write_seconds += write_started.elapsed().as_secs_f64();
     }
-    progress.finish();
+    observer.event(Event::ReadFinished);
     remove_staging(&plan.out, run_id)?;
     seconds.insert(
         "read".to_owned(),
@@ -190,12 +192,12 @@ pub fn run(
     let mut aggregated_days = 0;
     let mut worst_cells = Vec::new();
     if let Some(signal) = interrupted {
-        log(&format!(
+        note(&format!(
             "stopped by {signal}: {} batches committed, the batch being read was abandoned; the next run reads its objects and aggregates the days touched",
             totals.batches_committed
         ));
     } else if let Some(shard) = plan.shard {
-        log(&format!(
+        note(&format!(
             "shard {shard} committed; `ooni-pipeline aggregate --out {}` builds the aggregates once every shard has",
             plan.out.display()
         ));
@@ -212,6 +214,7 @@ pub fn run(
             &inputs,
             &mut manifest,
             window,
+            observer,
         )?;
         totals.written_files.extend(aggregates.files);
         worst_cells = aggregates.worst_cells;
@@ -306,30 +309,31 @@ struct BatchRead {
 
 /// Reads a batch's archives in parallel; a chosen twin that turns out damaged is followed
 /// by a read of its sibling. Each archive's rejects go to the batch's file as it finishes.
-#[allow(clippy::too_many_arguments)]
 fn read_batch(
     store: &dyn Store,
     batch: &[Twins],
     listed: &BTreeMap<String, ObjectMeta>,
     plan: &RunPlan,
     pool: &rayon::ThreadPool,
-    progress: &Progress,
     rejects: &RejectWriter,
-    stop: &Stop,
-) -> anyhow::Result<BatchRead> {
-    let read_all = |keys: Vec<&ArchiveKey>| -> anyhow::Result<Vec<(ArchiveKey, ArchiveOutput)>> {
+    observer: &dyn Observer,
+) -> Result<BatchRead, RunError> {
+    let read_all = |keys: Vec<&ArchiveKey>| -> Result<Vec<(ArchiveKey, ArchiveOutput)>, RunError> {
         pool.install(|| {
             keys.par_iter()
                 .map(|key| {
-                    if stop.requested() {
+                    if observer.stop_requested().is_some() {
                         return Ok(None);
                     }
                     let out = process_archive(store, key, listed[&key.key].size, plan);
                     if out.retry_later.is_none() {
                         rejects.write(&key.key, &out.rejects)?;
                     }
-                    progress.advance(out.counts.stored_bytes, out.counts.records_read);
-                    pause::step(pause::Phase::Read);
+                    observer.event(Event::ArchiveRead {
+                        key: &key.key,
+                        stored_bytes: out.counts.stored_bytes,
+                        records: out.counts.records_read,
+                    });
                     Ok(Some(((*key).clone(), out)))
                 })
                 .filter_map(Result::transpose)
@@ -355,10 +359,10 @@ fn read_batch(
         })
         .collect();
     for fallback in &fallbacks {
-        log(&format!(
+        observer.event(Event::Note(&format!(
             "{} is damaged: reading its twin {} too",
             fallback.damaged, fallback.read_instead
-        ));
+        )));
     }
     outputs.extend(read_all(second)?);
     Ok(BatchRead {
@@ -385,6 +389,8 @@ struct BatchContext<'a> {
     filter: &'a str,
     /// Partition files committed by other scopes (other shards).
     others: &'a BTreeSet<String>,
+    /// Who follows the run.
+    observer: &'a dyn Observer,
 }
 
 /// Drops duplicates (within the run and against committed files), writes the batch's
@@ -395,15 +401,15 @@ fn stage_batch(
     read: BatchRead,
     rejects: RejectWriter,
     totals: &mut Totals,
-) -> anyhow::Result<StagedBatch> {
+) -> Result<StagedBatch, RunError> {
     let mut measured = Vec::new();
     let mut objects = BTreeMap::new();
     for (key, output) in read.outputs {
         if let Some(error) = output.retry_later {
-            log(&format!(
+            context.observer.event(Event::Note(&format!(
                 "could not read {}: {error}; the next run tries again",
                 key.key
-            ));
+            )));
             totals.retry_later.push(RetryLater {
                 key: key.key.clone(),
                 error,
@@ -457,7 +463,7 @@ fn stage_batch(
             }
         }
     }
-    let mut files = write_partitions(context.out, context.run_id, context.batch_no, &partitions)?;
+    let mut files = write_partitions(context, &partitions)?;
     files.extend(rejects.finish()?);
     Ok(StagedBatch {
         files,
@@ -473,7 +479,7 @@ fn commit_batch(
     manifest: &mut Manifest,
     staged: StagedBatch,
     totals: &mut Totals,
-) -> anyhow::Result<()> {
+) -> Result<(), RunError> {
     let (out, run_id) = (context.out, context.run_id);
     let pending = state::pending_path(out, context.scope, run_id, context.batch_no);
     let finals: Vec<&String> = staged.files.iter().map(|(_, rel)| rel).collect();
@@ -481,16 +487,13 @@ fn commit_batch(
     for (staged_path, final_rel) in &staged.files {
         let final_path = out.join(final_rel);
         if let Some(dir) = final_path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(dir).at("creating", dir)?;
         }
-        std::fs::rename(staged_path, &final_path).with_context(|| {
-            format!(
-                "moving {} to {}",
-                staged_path.display(),
-                final_path.display()
-            )
-        })?;
-        pause::step(pause::Phase::Commit);
+        std::fs::rename(staged_path, &final_path)
+            .at(&format!("moving {} to", staged_path.display()), &final_path)?;
+        context
+            .observer
+            .event(Event::FileCommitted { path: &final_path });
     }
     manifest
         .files
@@ -501,7 +504,7 @@ fn commit_batch(
         manifest.runs.push(run_id.to_owned());
     }
     manifest.save(out, context.scope)?;
-    std::fs::remove_file(&pending).with_context(|| format!("removing {}", pending.display()))?;
+    std::fs::remove_file(&pending).at("removing", &pending)?;
     totals.batches_committed += 1;
     totals
         .written_files
@@ -509,12 +512,10 @@ fn commit_batch(
     Ok(())
 }
 
-fn remove_staging(out: &Path, run_id: &str) -> anyhow::Result<()> {
+fn remove_staging(out: &Path, run_id: &str) -> Result<(), RunError> {
     let dir = out.join("_staging").join(run_id);
     match std::fs::remove_dir_all(&dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("removing {}", dir.display()))
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).at("removing", &dir),
         _ => {
             let _ = std::fs::remove_dir(out.join("_staging"));
             Ok(())
@@ -524,19 +525,21 @@ fn remove_staging(out: &Path, run_id: &str) -> anyhow::Result<()> {
 
 /// An unsharded run and shards never share an output directory: their files would not
 /// know of each other.
-fn check_mode(out: &Path, scope: Scope) -> anyhow::Result<()> {
+fn check_mode(out: &Path, scope: Scope) -> Result<(), RunError> {
     let plans = state::shard_plans(out);
     match scope {
-        Scope::Whole if !plans.is_empty() => anyhow::bail!(
+        Scope::Whole if !plans.is_empty() => Err(crate::RunError::refused(format!(
             "{} holds the output of a sharded run ({} shards): run with --shard I/N and then \
              `ooni-pipeline aggregate`, or use another output directory",
             out.display(),
             state::plan_sizes(&plans)
-        ),
-        Scope::Shard(_) if out.join("_state/manifest.json").is_file() => anyhow::bail!(
-            "{} holds the output of an unsharded run: shard into another output directory",
-            out.display()
-        ),
+        ))),
+        Scope::Shard(_) if out.join("_state/manifest.json").is_file() => {
+            Err(crate::RunError::refused(format!(
+                "{} holds the output of an unsharded run: shard into another output directory",
+                out.display()
+            )))
+        }
         _ => Ok(()),
     }
 }
@@ -646,12 +649,13 @@ fn drop_already_written(
     others: &BTreeSet<String>,
     partitions: &mut Partitions,
     committed: &mut CommittedIds,
-) -> anyhow::Result<u64> {
+) -> Result<u64, RunError> {
     let mut dropped = 0;
     for ((test_name, day), rows) in partitions.iter_mut() {
         let key = (test_name.clone(), *day);
         if !committed.contains_key(&key) {
-            let dir = ooni_parquet::partition_dir(out, "measurements", test_name, *day)?;
+            let dir = ooni_parquet::partition_dir(out, "measurements", test_name, *day)
+                .map_err(|source| parquet_error(format!("measurements of {test_name}"), source))?;
             let prefix = format!("{}/", state::relative(out, &dir));
             let mut ids = HashSet::new();
             for file in files
@@ -659,10 +663,13 @@ fn drop_already_written(
                 .chain(others.iter())
                 .filter(|f| f.starts_with(&prefix))
             {
-                ids.extend(ooni_parquet::read_string_column(
-                    &out.join(file),
-                    "content_id",
-                )?);
+                ids.extend(
+                    ooni_parquet::read_string_column(&out.join(file), "content_id").map_err(
+                        |source| {
+                            parquet_error(format!("reading the content ids of {file}"), source)
+                        },
+                    )?,
+                );
             }
             committed.insert(key.clone(), ids);
         }
@@ -723,49 +730,60 @@ type BatchFn =
 /// Writes each partition's new rows to `_staging/<run>/…/part-<run>-<batch>.parquet`; returns
 /// (staged file, path relative to the output directory once committed).
 fn write_partitions(
-    out: &Path,
-    run_id: &str,
-    batch_no: usize,
+    context: &BatchContext<'_>,
     partitions: &Partitions,
-) -> anyhow::Result<Vec<(PathBuf, String)>> {
+) -> Result<Vec<(PathBuf, String)>, RunError> {
+    let (out, run_id, batch_no) = (context.out, context.run_id, context.batch_no);
     let staging = out.join("_staging").join(run_id);
     let staged = Mutex::new(Vec::new());
+    let panicked = || RunError::Workers("a writer thread panicked".to_owned());
     partitions
         .par_iter()
-        .try_for_each(|((test_name, day), rows)| -> anyhow::Result<()> {
+        .try_for_each(|((test_name, day), rows)| -> Result<(), RunError> {
             let refs: Vec<&Measured> = rows.iter().collect();
             for (table, build) in PARTITIONED_TABLES {
-                let batch = build(&refs)?;
+                let batch = build(&refs).map_err(|source| RunError::Arrow { table, source })?;
                 if batch.num_rows() == 0 {
                     continue; // tests without observations
                 }
-                let dir = ooni_parquet::partition_dir(out, table, test_name, *day)?;
+                let dir = ooni_parquet::partition_dir(out, table, test_name, *day)
+                    .map_err(|source| parquet_error(format!("{table} of {test_name}"), source))?;
                 let rel = format!(
                     "{}/part-{run_id}-{batch_no:04}.parquet",
                     state::relative(out, &dir)
                 );
                 let path = staging.join(&rel);
                 ooni_parquet::write_file_atomically(&path, &[batch])
-                    .with_context(|| format!("staging {rel}"))?;
-                pause::step(pause::Phase::Write);
-                staged
-                    .lock()
-                    .map_err(|_| anyhow::anyhow!("a writer thread panicked"))?
-                    .push((path, rel));
+                    .map_err(|source| parquet_error(format!("staging {rel}"), source))?;
+                context.observer.event(Event::FileStaged { path: &path });
+                staged.lock().map_err(|_| panicked())?.push((path, rel));
             }
             Ok(())
         })?;
-    let mut staged = staged
-        .into_inner()
-        .map_err(|_| anyhow::anyhow!("a writer thread panicked"))?;
+    let mut staged = staged.into_inner().map_err(|_| panicked())?;
     staged.sort();
     Ok(staged)
 }
 
-fn write_summary(out: &Path, summary: &RunSummary) -> anyhow::Result<PathBuf> {
+fn write_summary(out: &Path, summary: &RunSummary) -> Result<PathBuf, RunError> {
     let path = out.join("_runs").join(format!("{}.json", summary.run_id));
     state::write_atomically(&path, &serde_json::to_vec_pretty(summary)?)?;
     Ok(path)
+}
+
+/// A run's id: its start, its scope's tag and random digits
+/// (`20201021T030000Z-5a0c3e1f`, `…-s2of4-…` for a shard, `…-agg…` for a fan-in).
+pub(crate) fn new_run_id(now: chrono::DateTime<chrono::Utc>, scope: Scope) -> String {
+    format!(
+        "{}-{}{}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        scope.tag_prefix(),
+        random_tag()
+    )
+}
+
+fn parquet_error(what: String, source: ooni_parquet::WriteError) -> RunError {
+    RunError::Parquet { what, source }
 }
 
 /// This process's peak resident memory, from the kernel (`VmHWM`), when known.
@@ -779,7 +797,7 @@ fn peak_rss_bytes() -> Option<u64> {
 /// Eight random hex digits (from the standard library's per-process random hash keys):
 /// run ids and lock tokens must differ between runs that start in the same second, even
 /// with the same PID (containers are all PID 1).
-pub fn random_tag() -> String {
+pub(crate) fn random_tag() -> String {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(
         std::time::SystemTime::now()
@@ -787,67 +805,6 @@ pub fn random_tag() -> String {
             .map_or(0, |d| d.as_nanos()),
     );
     format!("{:08x}", hasher.finish() as u32)
-}
-
-/// Progress on stderr: a bar on a terminal, a log line every few seconds otherwise
-/// (cron, Kubernetes and Airflow logs).
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    total: u64,
-    done: AtomicU64,
-    bytes: AtomicU64,
-    records: AtomicU64,
-    last_log: Mutex<Instant>,
-}
-
-impl Progress {
-    fn new(total: u64) -> Progress {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(total);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} archives {msg}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar
-        });
-        Progress {
-            bar,
-            total,
-            done: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
-            records: AtomicU64::new(0),
-            last_log: Mutex::new(Instant::now()),
-        }
-    }
-
-    fn advance(&self, bytes: u64, records: u64) {
-        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        let bytes = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        let records = self.records.fetch_add(records, Ordering::Relaxed) + records;
-        let msg = format!("{} read, {records} records", human_bytes(bytes));
-        if let Some(bar) = &self.bar {
-            bar.set_position(done);
-            bar.set_message(msg);
-        } else if let Ok(mut last) = self.last_log.lock()
-            && (last.elapsed() >= Duration::from_secs(10) || done == self.total)
-        {
-            *last = Instant::now();
-            log(&format!("read {done}/{} archives, {msg}", self.total));
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-/// A log line on stderr.
-pub fn log(message: &str) {
-    eprintln!("[ooni-pipeline] {message}");
 }
 
 /// `1234567` → `1.2 MB`.

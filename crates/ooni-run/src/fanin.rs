@@ -7,13 +7,13 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::lock::Lock;
 use crate::state::{self, Manifest, Scope, Shard};
 use crate::summary::WorstCell;
+use crate::{Event, Observer, RunError};
 
 /// What a fan-in did.
 #[derive(Debug, Serialize)]
@@ -41,29 +41,36 @@ pub struct FanInSummary {
 pub fn aggregate(
     out: &Path,
     shards: Option<u32>,
-    run_id: &str,
-    started_at: &str,
-) -> anyhow::Result<FanInSummary> {
+    observer: &dyn Observer,
+) -> Result<FanInSummary, RunError> {
+    let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
+    let run_id = crate::run::new_run_id(now, Scope::Aggregate);
+    let (run_id, started_at) = (run_id.as_str(), now.to_rfc3339());
+    let note = |message: &str| observer.event(Event::Note(message));
     if out.join("_state/manifest.json").is_file() {
-        bail!(
+        return Err(crate::RunError::refused(format!(
             "{} holds an unsharded run's output, whose runs aggregate by themselves",
             out.display()
-        );
+        )));
     }
     let plans = state::shard_plans(out);
     let count = match (shards, plans.len()) {
         (Some(n), _) => n,
         (None, 1) => plans.keys().copied().next().unwrap_or(1),
-        (None, 0) => bail!(
-            "no shard has committed into {} yet: run `ooni-pipeline run --shard I/N --out {}` for every I first",
-            out.display(),
-            out.display()
-        ),
-        (None, _) => bail!(
-            "{} holds shards of several plans ({}): say which with --shards N",
-            out.display(),
-            state::plan_sizes(&plans)
-        ),
+        (None, 0) => {
+            return Err(crate::RunError::refused(format!(
+                "no shard has committed into {} yet: run `ooni-pipeline run --shard I/N --out {}` for every I first",
+                out.display(),
+                out.display()
+            )));
+        }
+        (None, _) => {
+            return Err(crate::RunError::refused(format!(
+                "{} holds shards of several plans ({}): say which with --shards N",
+                out.display(),
+                state::plan_sizes(&plans)
+            )));
+        }
     };
     let mut inputs = BTreeSet::new();
     let mut problems = Vec::new();
@@ -95,13 +102,17 @@ pub fn aggregate(
         );
     }
     if !problems.is_empty() {
-        bail!("not aggregating {}: {}", out.display(), problems.join("; "));
+        return Err(crate::RunError::refused(format!(
+            "not aggregating {}: {}",
+            out.display(),
+            problems.join("; ")
+        )));
     }
 
     let scope = Scope::Aggregate;
-    let (lock, stale_lock) = Lock::acquire(&scope.state_dir(out), run_id, started_at)?;
-    if let Some(note) = &stale_lock {
-        crate::run::log(note);
+    let (lock, stale_lock) = Lock::acquire(&scope.state_dir(out), run_id, &started_at, &note)?;
+    if let Some(stale) = &stale_lock {
+        note(stale);
     }
     let mut manifest = Manifest::load(out, scope)?;
     manifest.reconcile(out, scope)?;
@@ -121,8 +132,15 @@ pub fn aggregate(
         _ => (NaiveDate::MIN, NaiveDate::MIN),
     };
     lock.check()?;
-    let aggregates =
-        crate::tables::aggregate_stale_days(out, scope, run_id, &inputs, &mut manifest, window)?;
+    let aggregates = crate::tables::aggregate_stale_days(
+        out,
+        scope,
+        run_id,
+        &inputs,
+        &mut manifest,
+        window,
+        observer,
+    )?;
     manifest.aggregated_inputs = inputs.clone();
     manifest.last_run = Some(state::LastRun {
         run_id: run_id.to_owned(),
@@ -141,8 +159,7 @@ pub fn aggregate(
         worst_cells: aggregates.worst_cells,
     };
     let path = out.join("_runs").join(format!("{run_id}.json"));
-    state::write_atomically(&path, &serde_json::to_vec_pretty(&summary)?)
-        .with_context(|| format!("writing {}", path.display()))?;
+    state::write_atomically(&path, &serde_json::to_vec_pretty(&summary)?)?;
     drop(lock);
     Ok(summary)
 }

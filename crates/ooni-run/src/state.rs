@@ -17,7 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use crate::RunError;
+use crate::error::IoContext;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -195,7 +196,7 @@ impl Manifest {
     /// Reads the scope's `manifest.json` (`DIR/_state/manifest.json` for a whole output), or
     /// an empty manifest for a new directory. A manifest of an unknown version or shape is
     /// refused with the fix.
-    pub fn load(out: &Path, scope: Scope) -> anyhow::Result<Manifest> {
+    pub fn load(out: &Path, scope: Scope) -> Result<Manifest, RunError> {
         let path = manifest_path(out, scope);
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
@@ -205,15 +206,16 @@ impl Manifest {
                     ..Manifest::default()
                 });
             }
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            Err(e) => return Err(e).at("reading", &path),
         };
-        let mut manifest: Manifest = serde_json::from_slice(&bytes).with_context(|| {
-            format!(
-                "{} is not a manifest this version understands; rebuild the output with \
-                 --full-refresh",
-                path.display()
-            )
-        })?;
+        let mut manifest: Manifest =
+            serde_json::from_slice(&bytes).map_err(|e| RunError::BadState {
+                path: path.clone(),
+                reason: format!(
+                    "not a manifest this version understands ({e}); rebuild the output with \
+                     --full-refresh"
+                ),
+            })?;
         match manifest.version {
             MANIFEST_VERSION => {}
             1 => {
@@ -226,18 +228,20 @@ impl Manifest {
                 }
                 manifest.version = MANIFEST_VERSION;
             }
-            other => bail!(
-                "{} has format version {other}, which this ooni-pipeline (format \
+            other => {
+                return Err(crate::RunError::refused(format!(
+                    "{} has format version {other}, which this ooni-pipeline (format \
                  {MANIFEST_VERSION}) does not know: use the version that wrote it, or rebuild \
                  the output with --full-refresh",
-                path.display()
-            ),
+                    path.display()
+                )));
+            }
         }
         Ok(manifest)
     }
 
     /// Writes the manifest atomically (tmp + fsync + rename).
-    pub fn save(&self, out: &Path, scope: Scope) -> anyhow::Result<()> {
+    pub fn save(&self, out: &Path, scope: Scope) -> Result<(), RunError> {
         write_atomically(
             &manifest_path(out, scope),
             &serde_json::to_vec_pretty(self)?,
@@ -249,12 +253,11 @@ impl Manifest {
     /// name that the manifest does not), repairs committed files that are gone (their
     /// siblings of the same batch and partition are removed and the objects of that run
     /// read again), and refuses files in the pipeline's own name space that nothing lists.
-    pub fn reconcile(&mut self, out: &Path, scope: Scope) -> anyhow::Result<Repairs> {
+    pub fn reconcile(&mut self, out: &Path, scope: Scope) -> Result<Repairs, RunError> {
         let mut repairs = Repairs::default();
         repairs.uncommitted_removed += remove_staging_of(out, scope)?;
         for pending in pending_lists(out, scope)? {
-            let text = std::fs::read(&pending)
-                .with_context(|| format!("reading {}", pending.display()))?;
+            let text = std::fs::read(&pending).at("reading", &pending)?;
             // A pending list cut short by a crash was never acted on (it is written before
             // any file moves), so an unreadable one names nothing to remove.
             let files: Vec<String> = serde_json::from_slice(&text).unwrap_or_default();
@@ -264,13 +267,11 @@ impl Manifest {
                 }
                 let path = out.join(&rel);
                 if is_regular_file(&path) {
-                    std::fs::remove_file(&path)
-                        .with_context(|| format!("removing uncommitted {}", path.display()))?;
+                    std::fs::remove_file(&path).at("removing uncommitted", &path)?;
                     repairs.uncommitted_removed += 1;
                 }
             }
-            std::fs::remove_file(&pending)
-                .with_context(|| format!("removing {}", pending.display()))?;
+            std::fs::remove_file(&pending).at("removing", &pending)?;
         }
 
         // Committed files that are gone.
@@ -300,8 +301,7 @@ impl Manifest {
                         if self.files.remove(&sibling) {
                             let path = out.join(&sibling);
                             if is_regular_file(&path) {
-                                std::fs::remove_file(&path)
-                                    .with_context(|| format!("removing {}", path.display()))?;
+                                std::fs::remove_file(&path).at("removing", &path)?;
                             }
                         }
                     }
@@ -327,14 +327,14 @@ impl Manifest {
         // Files that look like this scope's but that its manifest does not list.
         for rel in owned_looking_files(out, scope)? {
             if !self.files.contains(&rel) {
-                bail!(
+                return Err(crate::RunError::refused(format!(
                     "{} looks like a file ooni-pipeline wrote, but {} does not list it (was \
                      the manifest replaced or edited?). Move it out of {}, or rebuild the \
                      output with --full-refresh (which deletes it)",
                     out.join(&rel).display(),
                     manifest_path(out, scope).display(),
                     out.display()
-                );
+                )));
             }
         }
         Ok(repairs)
@@ -377,7 +377,7 @@ pub fn day_of(rel: &str) -> Option<String> {
 /// `--full-refresh`: removes every file the manifest lists, what pending lists name, the
 /// staging directory, files in the pipeline's own name space, and the manifest; leaves
 /// everything else. Returns the number of files removed.
-pub fn full_refresh(out: &Path, scope: Scope) -> anyhow::Result<u64> {
+pub fn full_refresh(out: &Path, scope: Scope) -> Result<u64, RunError> {
     // A manifest we cannot read is replaced; the name space sweep below still finds the
     // files it listed.
     let manifest = Manifest::load(out, scope).unwrap_or_default();
@@ -388,13 +388,12 @@ pub fn full_refresh(out: &Path, scope: Scope) -> anyhow::Result<u64> {
         if let Ok(text) = std::fs::read(&pending) {
             targets.extend(serde_json::from_slice::<Vec<String>>(&text).unwrap_or_default());
         }
-        std::fs::remove_file(&pending)
-            .with_context(|| format!("removing {}", pending.display()))?;
+        std::fs::remove_file(&pending).at("removing", &pending)?;
     }
     for rel in targets.iter().filter(|rel| classify(rel).is_some()) {
         let path = out.join(rel);
         if is_regular_file(&path) {
-            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+            std::fs::remove_file(&path).at("removing", &path)?;
             removed += 1;
             remove_empty_parents(out, &path);
         }
@@ -403,7 +402,7 @@ pub fn full_refresh(out: &Path, scope: Scope) -> anyhow::Result<u64> {
     let manifest = manifest_path(out, scope);
     match std::fs::remove_file(&manifest) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(e).with_context(|| format!("removing {}", manifest.display()));
+            return Err(e).at("removing", &manifest);
         }
         _ => {}
     }
@@ -413,14 +412,14 @@ pub fn full_refresh(out: &Path, scope: Scope) -> anyhow::Result<u64> {
 /// Removes the staging directories of this scope's runs (a whole output's runs stage under
 /// `_staging/<run>/`, a shard's under `_staging/<run>/` with its tag); returns the files
 /// removed.
-fn remove_staging_of(out: &Path, scope: Scope) -> anyhow::Result<u64> {
+fn remove_staging_of(out: &Path, scope: Scope) -> Result<u64, RunError> {
     let staging = out.join("_staging");
     let Ok(entries) = std::fs::read_dir(&staging) else {
         return Ok(0);
     };
     let mut removed = 0;
     for entry in entries {
-        let entry = entry.with_context(|| format!("listing {}", staging.display()))?;
+        let entry = entry.at("listing", &staging)?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let tag = name.split_once('-').map(|(_, tag)| tag).unwrap_or("");
         let ours = match scope {
@@ -436,7 +435,7 @@ fn remove_staging_of(out: &Path, scope: Scope) -> anyhow::Result<u64> {
         // remove_dir_all does not follow symbolic links (it removes the link).
         std::fs::remove_dir_all(&path)
             .or_else(|_| std::fs::remove_file(&path))
-            .with_context(|| format!("removing {}", path.display()))?;
+            .at("removing", &path)?;
     }
     let _ = std::fs::remove_dir(&staging);
     Ok(removed)
@@ -456,7 +455,7 @@ fn remove_empty_parents(out: &Path, file: &Path) {
 
 /// Every file committed in the output directory, whatever scope committed it (a whole
 /// run, the shards, the fan-in): what `report` and `export` read.
-pub fn all_committed_files(out: &Path) -> anyhow::Result<BTreeSet<String>> {
+pub fn all_committed_files(out: &Path) -> Result<BTreeSet<String>, RunError> {
     let mut files = BTreeSet::new();
     let mut scopes = vec![Scope::Whole, Scope::Aggregate];
     for (count, indices) in shard_plans(out) {
@@ -475,16 +474,16 @@ pub fn all_committed_files(out: &Path) -> anyhow::Result<BTreeSet<String>> {
 }
 
 /// The pending lists of commits that may have been interrupted.
-fn pending_lists(out: &Path, scope: Scope) -> anyhow::Result<Vec<PathBuf>> {
+fn pending_lists(out: &Path, scope: Scope) -> Result<Vec<PathBuf>, RunError> {
     let dir = scope.state_dir(out);
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("listing {}", dir.display())),
+        Err(e) => return Err(e).at("listing", &dir),
     };
     let mut out = Vec::new();
     for entry in entries {
-        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+        let entry = entry.at("listing", &dir)?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name.starts_with("pending-")
@@ -507,7 +506,7 @@ pub fn pending_path(out: &Path, scope: Scope, run_id: &str, batch: usize) -> Pat
 
 /// Files below the output directory whose relative path matches a name the pipeline
 /// generates for `scope` (without following symbolic links).
-fn owned_looking_files(out: &Path, scope: Scope) -> anyhow::Result<Vec<String>> {
+fn owned_looking_files(out: &Path, scope: Scope) -> Result<Vec<String>, RunError> {
     let mut found = Vec::new();
     for top in PARTITIONED_TABLES
         .iter()
@@ -519,7 +518,7 @@ fn owned_looking_files(out: &Path, scope: Scope) -> anyhow::Result<Vec<String>> 
             continue;
         }
         for entry in walkdir::WalkDir::new(&dir).follow_links(false).max_depth(3) {
-            let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+            let entry = entry.map_err(std::io::Error::from).at("listing", &dir)?;
             if !entry.file_type().is_file() {
                 continue;
             }
@@ -683,18 +682,17 @@ pub fn shard_plans(out: &Path) -> BTreeMap<u32, BTreeSet<u32>> {
 
 /// Writes `bytes` to `path` through a `.tmp` sibling, fsync and rename; every error names
 /// the file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().context("path has a parent")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).at("creating", dir)?;
     let tmp = path.with_extension("tmp");
     let write = || -> std::io::Result<()> {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()
     };
-    write().with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    write().at("writing", &tmp)?;
+    std::fs::rename(&tmp, path).at(&format!("renaming {} to", tmp.display()), path)
 }
 
 /// `path` relative to `out`, with `/` separators (as stored in the manifest).

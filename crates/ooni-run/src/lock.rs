@@ -18,7 +18,8 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, bail};
+use crate::RunError;
+use crate::error::IoContext;
 use serde::{Deserialize, Serialize};
 
 /// How long a lease lasts without renewal.
@@ -59,13 +60,15 @@ pub struct Lock {
 
 impl Lock {
     /// Takes `<state dir>/lock` (`DIR/_state/lock` for a whole output); returns the lock and,
-    /// when a stale lock was taken over, a sentence saying whose.
+    /// when a stale lock was taken over, a sentence saying whose. `note` hears about a
+    /// holder on another host being watched.
     pub fn acquire(
         dir: &Path,
         run_id: &str,
         started: &str,
-    ) -> anyhow::Result<(Lock, Option<String>)> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        note: &dyn Fn(&str),
+    ) -> Result<(Lock, Option<String>), RunError> {
+        std::fs::create_dir_all(dir).at("creating", dir)?;
         let path = dir.join("lock");
         let mut info = LockInfo {
             pid: std::process::id(),
@@ -87,18 +90,20 @@ impl Lock {
                 Some(h) => match judge(h, &info) {
                     Watch::Stale(why) => why,
                     Watch::Changed => continue,
-                    watch => match watch_or(watch, h, &path) {
+                    watch => match watch_or(watch, h, &path, note) {
                         Watch::Stale(why) => why,
                         Watch::Changed => continue,
-                        Watch::Alive | Watch::Unknown => bail!(
-                            "{} is locked by run {} (pid {} on {}, started {}), which renews \
+                        Watch::Alive | Watch::Unknown => {
+                            return Err(crate::RunError::refused(format!(
+                                "{} is locked by run {} (pid {} on {}, started {}), which renews \
                              its lease: wait for it to finish",
-                            path.display(),
-                            h.run_id,
-                            h.pid,
-                            h.host,
-                            h.started
-                        ),
+                                path.display(),
+                                h.run_id,
+                                h.pid,
+                                h.host,
+                                h.started
+                            )));
+                        }
                     },
                 },
             };
@@ -111,10 +116,10 @@ impl Lock {
                 None => format!("removed a stale lock: {why}"),
             });
         }
-        bail!(
+        Err(crate::RunError::refused(format!(
             "could not take {}: other runs keep taking it",
             path.display()
-        )
+        )))
     }
 
     fn hold(path: PathBuf, info: LockInfo) -> Lock {
@@ -148,21 +153,24 @@ impl Lock {
 
     /// Fails if another run took the lock (our lease ran out, e.g. the machine was
     /// suspended): called before every commit, so that two runs never both commit.
-    pub fn check(&self) -> anyhow::Result<()> {
+    pub fn check(&self) -> Result<(), RunError> {
         let holder = read(&self.path);
         if self.lost.load(Ordering::SeqCst)
             || holder.as_ref().map(|h| &h.token) != Some(&self.token)
         {
-            bail!(
+            return Err(crate::RunError::refused(format!(
                 "lost the lock {} (its lease ran out and {} took it over); stopping without \
                  committing",
                 self.path.display(),
                 holder.map_or_else(|| "nobody".to_owned(), |h| format!("run {}", h.run_id))
-            );
+            )));
         }
         // Renew now too: a long batch must not let the lease run out just before a commit.
         if !renew(&self.path, &self.info) {
-            bail!("could not renew the lock {}", self.path.display());
+            return Err(crate::RunError::refused(format!(
+                "could not renew the lock {}",
+                self.path.display()
+            )));
         }
         Ok(())
     }
@@ -213,9 +221,9 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// A live holder on this host is refused at once; one elsewhere is watched.
-fn watch_or(watch: Watch, holder: &LockInfo, path: &Path) -> Watch {
+fn watch_or(watch: Watch, holder: &LockInfo, path: &Path, note: &dyn Fn(&str)) -> Watch {
     match watch {
-        Watch::Unknown => wait_for(holder, path),
+        Watch::Unknown => wait_for(holder, path, note),
         other => other,
     }
 }
@@ -234,8 +242,8 @@ enum Watch {
 
 /// Watches a holder that may be alive (on another host, or a live PID that may have been
 /// reused) until it renews its lease or the lease ends; waits at most one lease.
-fn wait_for(holder: &LockInfo, path: &Path) -> Watch {
-    crate::run::log(&format!(
+fn wait_for(holder: &LockInfo, path: &Path, note: &dyn Fn(&str)) -> Watch {
+    note(&format!(
         "{} is held by run {} (pid {} on {}); waiting up to {} s for it to renew its lease or let it end",
         path.display(),
         holder.run_id,
@@ -258,7 +266,7 @@ fn wait_for(holder: &LockInfo, path: &Path) -> Watch {
 }
 
 /// Creates the lock from a complete temporary file; `false` if it exists.
-fn create(path: &Path, info: &LockInfo) -> anyhow::Result<bool> {
+fn create(path: &Path, info: &LockInfo) -> Result<bool, RunError> {
     let tmp = path.with_file_name(format!("lock.{}.tmp", info.token));
     crate::state::write_atomically(&tmp, &serde_json::to_vec(info)?)?;
     let linked = std::fs::hard_link(&tmp, path);
@@ -266,18 +274,18 @@ fn create(path: &Path, info: &LockInfo) -> anyhow::Result<bool> {
     match linked {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+        Err(e) => Err(e).at("creating", path),
     }
 }
 
 /// Moves a stale lock aside. If what was moved is not the lock judged stale (another run
 /// took over in between), it is put back and the caller tries again.
-fn take_over(path: &Path, stale: Option<&LockInfo>) -> anyhow::Result<()> {
+fn take_over(path: &Path, stale: Option<&LockInfo>) -> Result<(), RunError> {
     let aside = path.with_file_name(format!("lock.stale-{}", crate::run::random_tag()));
     match std::fs::rename(path, &aside) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e).with_context(|| format!("moving {} aside", path.display())),
+        Err(e) => return Err(e).at("moving aside", path),
     }
     let moved = read(&aside);
     if let (Some(stale), Some(moved)) = (stale, &moved)
@@ -344,7 +352,8 @@ mod tests {
     #[test]
     fn a_live_holder_on_this_host_is_not_stale_and_drop_releases_only_our_lock() {
         let dir = tempfile::tempdir().unwrap();
-        let (lock, stale) = Lock::acquire(&dir.path().join("_state"), "run-a", "now").unwrap();
+        let (lock, stale) =
+            Lock::acquire(&dir.path().join("_state"), "run-a", "now", &|_| {}).unwrap();
         assert!(stale.is_none());
         let me = read(&dir.path().join("_state/lock")).unwrap();
         assert_eq!(me.pid, std::process::id());
@@ -357,7 +366,8 @@ mod tests {
         drop(lock);
         assert!(!dir.path().join("_state/lock").exists());
         // A lock that is not ours any more is left alone on drop.
-        let (lock, _) = Lock::acquire(&dir.path().join("_state"), "run-a2", "now").unwrap();
+        let (lock, _) =
+            Lock::acquire(&dir.path().join("_state"), "run-a2", "now", &|_| {}).unwrap();
         write_holder(dir.path(), &live);
         drop(lock);
         assert!(dir.path().join("_state/lock").exists());
@@ -368,7 +378,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // PID 1 on another host: what a restarted, rescheduled container left behind.
         write_holder(dir.path(), &holder(1, "pod-7f9c-old", now_secs() - 1));
-        let (lock, stale) = Lock::acquire(&dir.path().join("_state"), "run-b", "now").unwrap();
+        let (lock, stale) =
+            Lock::acquire(&dir.path().join("_state"), "run-b", "now", &|_| {}).unwrap();
         let stale = stale.unwrap();
         assert!(
             stale.contains("run-old") && stale.contains("lease ended"),
@@ -384,7 +395,8 @@ mod tests {
             dir.path(),
             &holder(std::process::id(), &hostname(), now_secs() + 100),
         );
-        let (_lock, stale) = Lock::acquire(&dir.path().join("_state"), "run-c", "now").unwrap();
+        let (_lock, stale) =
+            Lock::acquire(&dir.path().join("_state"), "run-c", "now", &|_| {}).unwrap();
         assert!(stale.unwrap().contains("restarted container"));
     }
 
@@ -393,14 +405,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("_state")).unwrap();
         std::fs::write(dir.path().join("_state/lock"), b"").unwrap();
-        let (_lock, stale) = Lock::acquire(&dir.path().join("_state"), "run-d", "now").unwrap();
+        let (_lock, stale) =
+            Lock::acquire(&dir.path().join("_state"), "run-d", "now", &|_| {}).unwrap();
         assert!(stale.unwrap().contains("unreadable"));
     }
 
     #[test]
     fn a_lock_taken_over_by_another_run_fails_the_check() {
         let dir = tempfile::tempdir().unwrap();
-        let (lock, _) = Lock::acquire(&dir.path().join("_state"), "run-e", "now").unwrap();
+        let (lock, _) = Lock::acquire(&dir.path().join("_state"), "run-e", "now", &|_| {}).unwrap();
         write_holder(dir.path(), &holder(1, "elsewhere", now_secs() + 100));
         let err = lock.check().unwrap_err();
         assert!(err.to_string().contains("lost the lock"), "{err}");

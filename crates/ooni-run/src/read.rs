@@ -13,7 +13,7 @@ use ooni_normalize::{Normalized, Outcome, normalize};
 use ooni_parquet::{Measured, Provenance};
 use ooni_source::{ArchiveKey, Position, RecordError, Store, compact_test_name, read_records};
 
-use crate::config::RunPlan;
+use crate::RunPlan;
 use crate::rejects::{Reject, RejectBuffer};
 use crate::summary::Counts;
 

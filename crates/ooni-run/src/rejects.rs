@@ -11,7 +11,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use anyhow::Context;
+use crate::RunError;
+use crate::error::IoContext;
 use serde::Serialize;
 
 /// How much of a rejected record is kept in the rejects file.
@@ -146,21 +147,19 @@ impl RejectWriter {
     }
 
     /// Appends one archive's rejects.
-    pub fn write(&self, key: &str, buffer: &RejectBuffer) -> anyhow::Result<()> {
+    pub fn write(&self, key: &str, buffer: &RejectBuffer) -> Result<(), RunError> {
         if buffer.is_empty() {
             return Ok(());
         }
         let mut guard = self
             .file
             .lock()
-            .map_err(|_| anyhow::anyhow!("a rejects writer thread panicked"))?;
+            .map_err(|_| RunError::Workers("a rejects writer thread panicked".to_owned()))?;
         if guard.is_none() {
             if let Some(dir) = self.staged.parent() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir).at("creating", dir)?;
             }
-            let file = std::fs::File::create(&self.staged)
-                .with_context(|| format!("creating {}", self.staged.display()))?;
+            let file = std::fs::File::create(&self.staged).at("creating", &self.staged)?;
             *guard = Some(std::io::BufWriter::new(file));
         }
         let Some(file) = guard.as_mut() else {
@@ -190,20 +189,20 @@ impl RejectWriter {
             }
             Ok(())
         };
-        write().with_context(|| format!("writing {}", self.staged.display()))
+        write().at("writing", &self.staged)
     }
 
     /// Flushes and syncs the file; `Some((staged, rel))` when anything was written.
-    pub fn finish(self) -> anyhow::Result<Option<(PathBuf, String)>> {
+    pub fn finish(self) -> Result<Option<(PathBuf, String)>, RunError> {
         let file = self
             .file
             .into_inner()
-            .map_err(|_| anyhow::anyhow!("a rejects writer thread panicked"))?;
+            .map_err(|_| RunError::Workers("a rejects writer thread panicked".to_owned()))?;
         let Some(file) = file else { return Ok(None) };
         file.into_inner()
             .map_err(std::io::IntoInnerError::into_error)
             .and_then(|f| f.sync_all())
-            .with_context(|| format!("writing {}", self.staged.display()))?;
+            .at("writing", &self.staged)?;
         Ok(Some((self.staged, self.rel)))
     }
 }
