@@ -18,9 +18,14 @@ test-deps: ## Install what the tests need: Python readers (DuckDB, pyarrow, pola
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	}
 
-lint: ## Formatting and clippy, as CI runs them.
+CARGO_MACHETE_VERSION := 0.9.2
+
+lint: ## Formatting, clippy, and no unused dependencies (cargo-machete), as CI runs them.
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	@cargo machete --version 2>/dev/null | grep -q '$(CARGO_MACHETE_VERSION)' \
+		|| cargo install --locked cargo-machete --version $(CARGO_MACHETE_VERSION)
+	cargo machete
 
 test: test-deps lint fuzz-build validate-infra ## Everything CI checks: lint, the sample is what its generator makes, all tests.
 	python3 examples/make_sample.py --check
