@@ -343,3 +343,29 @@ fn reading_in_small_batches_gives_the_same_rows() {
     );
     assert_eq!(all_rows(&batched.out), all_rows(&sample_run().out));
 }
+
+/// Every row of every table of the sample, as a row count and a digest per table: a change
+/// to any row (a refactor of the normalizer, the verdict or the aggregates) fails here and
+/// must be explained, then accepted with `cargo insta review`. On a mismatch the rows are
+/// written to `$CARGO_TARGET_TMPDIR/sample-tables/<table>.jsonl`, to diff against a dump
+/// made by the previous version (`git stash`, rerun this test, copy the directory).
+#[test]
+fn the_sample_tables_are_unchanged() {
+    use sha2::{Digest, Sha256};
+    let run = sample_run();
+    let dump = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sample-tables");
+    std::fs::create_dir_all(&dump).unwrap();
+    let mut summary = BTreeMap::new();
+    for (table, rows) in all_rows(&run.out) {
+        let mut text = String::new();
+        for row in &rows {
+            text.push_str(&serde_json::to_string(row).unwrap());
+            text.push('\n');
+        }
+        std::fs::write(dump.join(format!("{table}.jsonl")), &text).unwrap();
+        let digest = Sha256::digest(text.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        summary.insert(table, format!("{} rows, sha256 {hex}", rows.len()));
+    }
+    insta::assert_yaml_snapshot!(summary);
+}
