@@ -318,6 +318,64 @@ mod tests {
         assert_eq!(m.judgement.ooni_drop_reason.as_deref(), Some("unknown_asn"));
     }
 
+    /// The one leniency (`ooni-model`): a lower-case country, an `as`-prefixed ASN and a
+    /// one-digit hour, which fastpath reads as `AZ`, 28787 and 01:15, make the same row,
+    /// verdict and observations as their canonical spelling, and the verdict reads the
+    /// time the row has.
+    #[test]
+    fn fastpath_s_lenient_envelope_becomes_the_same_row() {
+        let body = |cc: &str, asn: &str, time: &str| {
+            format!(
+                r#"{{"report_id":"20201020T011500Z_ndt_AZ_28787_n1_x","test_name":"ndt","probe_cc":"{cc}","probe_asn":"{asn}","test_start_time":"{time}","measurement_start_time":"{time}","input":null,"test_keys":{{}}}}"#
+            )
+        };
+        let lenient = body("az", "as28787", "2020-10-20 1:15:00");
+        let canonical = body("AZ", "AS28787", "2020-10-20 01:15:00");
+        let post = |content: &str, uid: &str| -> Normalized {
+            let raw = format!(r#"{{"format":"json","content":{content}}}"#);
+            match normalize(raw.as_bytes(), Some(uid)).unwrap() {
+                Outcome::Measurement(m) => *m,
+                Outcome::Skipped(s) => panic!("skipped: {s:?}"),
+            }
+        };
+        // Received 55 minutes before the start: fine; 65 minutes before: fastpath's date
+        // rule (start > 1 h after the receive time) fails it. Both readings agree on which.
+        for (uid, failure) in [
+            ("20201020002000.000001_AZ_ndt_0123456789abcdef", None),
+            (
+                "20201020001000.000001_AZ_ndt_0123456789abcdef",
+                Some("future_date"),
+            ),
+        ] {
+            let m = post(&lenient, uid);
+            assert_eq!(m.row.probe_cc.as_deref(), Some("AZ"));
+            assert_eq!(m.row.probe_asn, 28787);
+            assert_eq!(
+                m.row.measurement_start_time.to_string(),
+                "2020-10-20 01:15:00"
+            );
+            assert_eq!(m.judgement.ooni_drop_reason, None, "{uid}");
+            assert_eq!(m.judgement.msm_failure_reason.as_deref(), failure, "{uid}");
+            assert_eq!(m, post(&canonical, uid), "{uid}");
+            // Fastpath's own reading of the text agrees.
+            assert_eq!(ooni_verdict::drop_reason(&lenient), None);
+            let v =
+                ooni_verdict::judge(&lenient, Some(uid), ooni_verdict::Fingerprints::embedded())
+                    .unwrap();
+            assert_eq!(v.failure_reason, failure, "{uid}");
+        }
+        // As a JSONL line (trivial id over other bytes), the row is the same too.
+        let line = row(&format!("{lenient}\n"), None);
+        assert_eq!(
+            (line.probe_cc.as_deref(), line.probe_asn),
+            (Some("AZ"), 28787)
+        );
+        assert_eq!(
+            line.content_id,
+            row(&format!("{canonical}\n"), None).content_id
+        );
+    }
+
     #[test]
     fn list_inputs_are_written_like_ooni_api() {
         let r = row(
