@@ -1,129 +1,38 @@
 //! Normalization of one OONI measurement: a pure function from the bytes of one archive
-//! record to one `measurements` row (or a skip, or a reject with a reason).
+//! record to one `measurements` row (or a skip, or a reject with a reason), with its
+//! verdict, observations and outcomes.
 //!
 //! The principal items:
 //! - [`normalize`]: bytes of one JSONL line or postcan member → [`Outcome`];
-//! - [`MeasurementRow`]: the envelope fields, typed (integer ASNs, UTC timestamps, the day),
-//!   with the measurement's id ([`trivial_id`] when the archive gives none) and its
-//!   [`content_id`], the identity used to drop duplicates across layouts;
+//! - [`Normalized`]: everything one measurement makes: the [`MeasurementRow`] (the envelope
+//!   fields, typed: integer ASNs, UTC timestamps, the day), with the measurement's id
+//!   ([`trivial_id`] when the archive gives none) and its [`content_id`], the identity used
+//!   to drop duplicates across layouts; OONI fastpath's [`Judgement`]; the
+//!   [`Observation`]s and [`StageOutcome`]s;
 //! - [`NormalizeError`]: why a record is rejected, with a stable [`NormalizeError::reason`].
 //!
-//! The network operations of the measurement ([`Observation`]s) and the per-domain stage
-//! outcomes come from `ooni-observations`, and OONI fastpath's verdict ([`Judgement`]) from
-//! `ooni-verdict`, both called here so that one pure function turns a record into everything
-//! the tables hold.
+//! Each record is parsed once, by `ooni-model` ([`ooni_model::Record`]); the row's columns
+//! come from its lenient accessors (one leniency, shared with the verdict: see
+//! `ooni-model`'s documentation). `ooni-verdict` judges that same parse
+//! ([`ooni_verdict::judge_measurement`]) and `ooni-observations` reads its network
+//! operations from it ([`ooni_observations::observe_measurement`]); each parses only
+//! `test_keys` (and the small `annotations` and `input`) itself. The row types live in
+//! `ooni-model` and are re-exported here.
 //!
 //! Nothing here does I/O, and nothing knows about S3, Parquet or polars.
 
-mod envelope;
 mod ids;
-mod time;
 
 use std::borrow::Cow;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use ooni_model::{Framing, Input, Measurement, Record};
 use ooni_observations::domain_of_url;
 
 pub use ids::{content_id, trivial_id};
-pub use ooni_observations::{Observation, StageOutcome};
-pub use time::parse_measurement_time;
-
-/// The test names OONI's probes write in a measurement's `test_name`, as written there
-/// (snake_case for most, one word for the newer probe-cli experiments).
-///
-/// Sources: the `test_name` given by OONI's test specifications (`ooni/spec`,
-/// `nettests/ts-002` … `ts-041`), the experiments registered by `ooni/probe-cli`
-/// (`internal/registry`), and every test name in the real-measurement fixtures
-/// (`tests/fixtures/ooni-real`, including the YAML-era `dns_n_http`).
-///
-/// [`canonical_test_name`] uses this list to undo the compact spelling of OONI's bucket
-/// keys (`webconnectivity`), so a name matters here only if it has an underscore; the
-/// others are listed so that the list says which names are known. Names that OONI itself
-/// writes in both spellings stay distinct: probe-cli renamed `stun_reachability` to
-/// `stunreachability` in 2021 and OONI's API lists the new name, so both are here and each
-/// is kept as written.
-pub const KNOWN_TEST_NAMES: &[&str] = &[
-    // Python ooniprobe, Measurement Kit and their specifications (2012–2020).
-    "bridge_reachability",
-    "captiveportal",
-    "dns_consistency",
-    "dns_injection",
-    "dns_n_http",
-    "dns_spoof",
-    "http_header_field_manipulation",
-    "http_host",
-    "http_invalid_request_line",
-    "http_requests",
-    "lantern_circumvention_tool_test",
-    "meek_fronted_requests_test",
-    "multi_protocol_traceroute",
-    "openvpn_client_test",
-    "tcp_connect",
-    // probe-engine / probe-cli experiments and their specifications.
-    "browser_web",
-    "dash",
-    "ddr",
-    "dnscheck",
-    "dnsping",
-    "doh",
-    "echcheck",
-    "example",
-    "facebook_messenger",
-    "http_host_header",
-    "ndt",
-    "openvpn",
-    "portfiltering",
-    "psiphon",
-    "quicping",
-    "riseupvpn",
-    "shadowsocks",
-    "signal",
-    "simple_sni",
-    "simplequicping",
-    "sni_blocking",
-    "stun_reachability",
-    "stunreachability",
-    "tcpping",
-    "telegram",
-    "tlsmiddlebox",
-    "tlsping",
-    "tlstool",
-    "tor",
-    "torsf",
-    "urlgetter",
-    "vanilla_tor",
-    "web_connectivity",
-    "whatsapp",
-];
-
-/// The canonical spelling of a body's `test_name`: a name without underscore that is the
-/// underscore-free spelling of a [`KNOWN_TEST_NAMES`] entry becomes that entry
-/// (`webconnectivity` → `web_connectivity`, `httpheaderfieldmanipulation` →
-/// `http_header_field_manipulation`); every other name is returned as written (a known
-/// name, `stunreachability` included, an unknown one like `foobar`, or one with
-/// underscores).
-///
-/// OONI's bucket keys spell test names without underscores and a few bodies carry that
-/// spelling; without this they would make a `test_name` partition of their own. The row's
-/// `test_name`, its [`content_id`] and the observations all use the canonical name, so a
-/// body that already uses a known name keeps its identity.
-///
-/// ```
-/// use ooni_normalize::canonical_test_name;
-///
-/// assert_eq!(canonical_test_name("webconnectivity"), "web_connectivity");
-/// assert_eq!(canonical_test_name("web_connectivity"), "web_connectivity");
-/// assert_eq!(canonical_test_name("foobar"), "foobar");
-/// ```
-pub fn canonical_test_name(name: &str) -> Cow<'_, str> {
-    if name.contains('_') || KNOWN_TEST_NAMES.contains(&name) {
-        return Cow::Borrowed(name);
-    }
-    let known = KNOWN_TEST_NAMES
-        .iter()
-        .find(|known| known.contains('_') && known.bytes().filter(|&b| b != b'_').eq(name.bytes()));
-    Cow::Borrowed(known.copied().unwrap_or(name))
-}
+pub use ooni_model::{
+    Judgement, KNOWN_TEST_NAMES, MeasurementRow, Observation, RecordError as NormalizeError, Skip,
+    StageOutcome, UidSource, canonical_test_name, parse_start_time as parse_measurement_time,
+};
 
 /// How a record was classified.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,60 +41,6 @@ pub enum Outcome {
     Measurement(Box<Normalized>),
     /// A record that holds no measurement, on purpose.
     Skipped(Skip),
-}
-
-/// Records that are not measurements and are not errors either.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Skip {
-    /// An empty line.
-    BlankLine,
-    /// `{}`: OONI's uploader writes it to keep line numbers aligned when a `.post` could not
-    /// be parsed or was YAML.
-    Placeholder,
-    /// A `.post` wrapper with `"format": "yaml"` (pre-2016 data format; skipped as OONI does).
-    YamlPost,
-}
-
-impl Skip {
-    /// A stable name for summaries.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Skip::BlankLine => "blank_line",
-            Skip::Placeholder => "placeholder",
-            Skip::YamlPost => "yaml_post",
-        }
-    }
-}
-
-/// Where a measurement's id came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum UidSource {
-    /// The postcan member name (`<measurement_uid>.post`): OONI's canonical id.
-    Postcan,
-    /// A `measurement_uid` field in the body (reprocessed `jsonl/` lines carry one).
-    Body,
-    /// Computed with OONI's [`trivial_id`] over the record bytes.
-    TrivialId,
-}
-
-impl UidSource {
-    /// A stable name for the `uid_source` column.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UidSource::Postcan => "postcan",
-            UidSource::Body => "body",
-            UidSource::TrivialId => "trivial_id",
-        }
-    }
-
-    /// Which id wins when the same measurement is read twice: OONI's own uid first.
-    pub fn rank(self) -> u8 {
-        match self {
-            UidSource::Postcan => 0,
-            UidSource::Body => 1,
-            UidSource::TrivialId => 2,
-        }
-    }
 }
 
 /// One normalized measurement.
@@ -201,38 +56,16 @@ pub struct Normalized {
     pub outcomes: Vec<StageOutcome>,
 }
 
-/// OONI fastpath's judgement of a measurement, as columns (see `docs/fastpath-rules.md`).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Judgement {
-    /// `blocking_general > 0.5`.
-    pub anomaly: bool,
-    /// A known blockpage or DNS fingerprint matched, confirmed for the probe's country.
-    pub confirmed: bool,
-    /// The test itself failed (`accuracy < 0.5`): left out of failure rates.
-    pub msm_failure: bool,
-    /// Fastpath's `blocking_general` score.
-    pub blocking_general: f64,
-    /// Why `msm_failure`, when it is true.
-    pub msm_failure_reason: Option<String>,
-    /// The fingerprint that confirmed blocking, if any.
-    pub matched_fingerprint: Option<String>,
-    /// Why OONI's fastpath would drop this measurement entirely (no report id, country ZZ,
-    /// AS0, a field it cannot parse): such rows are kept here but left out of `ooni_counts`
-    /// and `failure_rates`, so those match OONI's numbers.
-    pub ooni_drop_reason: Option<String>,
-}
-
-/// A JSON string literal.
-fn json_string(s: &str) -> String {
-    serde_json::Value::from(s).to_string()
-}
-
-/// Judges `content` (the bare measurement) as OONI's fastpath would, and returns the
-/// blocking fingerprints confirmed for its country, with where they matched.
-fn judge(content: &str, uid: &str) -> (Judgement, ooni_observations::FingerprintMatches) {
+/// Judges `m` as OONI's fastpath would, and returns the blocking fingerprints confirmed
+/// for its country, with where they matched.
+fn judge(
+    m: &Measurement<'_>,
+    filled: &ooni_verdict::Filled<'_>,
+    uid: &str,
+) -> (Judgement, ooni_observations::FingerprintMatches) {
     let fingerprints = ooni_verdict::Fingerprints::embedded();
-    let dropped = ooni_verdict::drop_reason(content).map(|d| d.as_str().to_owned());
-    match ooni_verdict::judge(content, Some(uid), fingerprints) {
+    let dropped = ooni_verdict::drop_reason_of(m, filled).map(|d| d.as_str().to_owned());
+    match ooni_verdict::judge_measurement(m, filled, Some(uid), fingerprints) {
         Ok(v) => {
             // A DNS answer is a blockpage address when the fingerprint is known from the
             // probe's country (ooni/data's `country_consistent_blockpage`); a response is a
@@ -277,200 +110,34 @@ fn judgement_of(v: ooni_verdict::Verdict, dropped: Option<String>) -> Judgement 
     }
 }
 
-/// The `measurements` table's columns for one measurement (provenance is added by the
-/// caller, who knows the archive).
-#[derive(Debug, Clone, PartialEq)]
-pub struct MeasurementRow {
-    /// OONI's uid from the archive when it has one, else OONI's `trivial_id`.
-    pub measurement_uid: String,
-    /// Where `measurement_uid` came from.
-    pub uid_source: UidSource,
-    /// Identity of the content, for deduplication (see [`content_id`]).
-    pub content_id: String,
-    /// `report_id`, if any (empty strings become `None`).
-    pub report_id: Option<String>,
-    /// `input`; a list input is written `{a,b}` as OONI's API does.
-    pub input: Option<String>,
-    /// Lower-cased host of the (first) URL input; `None` when the input has no
-    /// `scheme://host` or its host is not a plausible DNS name or IP literal (see
-    /// [`ooni_observations::domain_of_url`]), the input itself being kept as written.
-    pub domain: Option<String>,
-    /// The body's test name, in its canonical spelling ([`canonical_test_name`]).
-    pub test_name: String,
-    /// Test version.
-    pub test_version: Option<String>,
-    /// Probe software name.
-    pub software_name: Option<String>,
-    /// Probe software version.
-    pub software_version: Option<String>,
-    /// Probe-reported start, UTC.
-    pub measurement_start_time: NaiveDateTime,
-    /// The UTC day of `measurement_start_time`: the partition and aggregation key.
-    pub measurement_day: NaiveDate,
-    /// Country code (`None` when the probe sent none).
-    pub probe_cc: Option<String>,
-    /// `AS1234` → 1234.
-    pub probe_asn: u32,
-    /// Network name of the probe's ASN.
-    pub probe_network_name: Option<String>,
-    /// Resolver ASN, when known.
-    pub resolver_asn: Option<u32>,
-    /// Resolver IP, when known (`[scrubbed]` becomes `None`).
-    pub resolver_ip: Option<String>,
-    /// Network name of the resolver's ASN.
-    pub resolver_network_name: Option<String>,
-    /// Measurement runtime in seconds.
-    pub test_runtime: Option<f64>,
-}
-
-/// Why a record cannot become a measurement row.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NormalizeError {
-    /// The bytes are not UTF-8.
-    #[error("not UTF-8 (first bad byte at offset {valid_up_to})")]
-    InvalidUtf8 {
-        /// Offset of the first invalid byte.
-        valid_up_to: usize,
-    },
-    /// The bytes are not JSON.
-    #[error("not valid JSON: {0}")]
-    InvalidJson(String),
-    /// Valid JSON, but not an object.
-    #[error("the JSON value is not an object")]
-    NotAnObject,
-    /// A zero-length postcan member.
-    #[error("empty .post member")]
-    EmptyPost,
-    /// A field the tables need is absent or null.
-    #[error("missing field `{0}`")]
-    MissingField(&'static str),
-    /// A field has the wrong JSON type.
-    #[error("field `{field}` should be {expected}, found `{found}`")]
-    WrongType {
-        /// The field.
-        field: &'static str,
-        /// What it should be.
-        expected: &'static str,
-        /// The start of what it is.
-        found: String,
-    },
-    /// A field's value is not in the expected form.
-    #[error("field `{field}` has an invalid value `{value}`: {why}")]
-    InvalidValue {
-        /// The field.
-        field: &'static str,
-        /// The value (truncated).
-        value: String,
-        /// What is wrong with it.
-        why: &'static str,
-    },
-}
-
-impl NormalizeError {
-    /// A stable, machine-readable reason (the `reason` column of `rejects/`).
-    pub fn reason(&self) -> &'static str {
-        match self {
-            NormalizeError::InvalidUtf8 { .. } => "invalid_utf8",
-            NormalizeError::InvalidJson(_) => "invalid_json",
-            NormalizeError::NotAnObject => "not_an_object",
-            NormalizeError::EmptyPost => "empty_post",
-            NormalizeError::MissingField(_) => "missing_field",
-            NormalizeError::WrongType { .. } => "wrong_type",
-            NormalizeError::InvalidValue { .. } => "invalid_value",
-        }
-    }
-}
-
 /// Normalizes one archive record.
 ///
 /// `raw` is the record exactly as stored (a JSONL line with its `\n`, or a `.post` member);
 /// `archive_uid` is the uid the archive gives it (postcan member name), if any.
 pub fn normalize(raw: &[u8], archive_uid: Option<&str>) -> Result<Outcome, NormalizeError> {
-    let text = std::str::from_utf8(raw).map_err(|e| NormalizeError::InvalidUtf8 {
-        valid_up_to: e.valid_up_to(),
-    })?;
-    let trimmed = text.trim_ascii();
-    if trimmed.is_empty() {
-        return Ok(Outcome::Skipped(if archive_uid.is_some() {
-            return Err(NormalizeError::EmptyPost);
-        } else {
-            Skip::BlankLine
-        }));
-    }
-    if !trimmed.starts_with('{') {
-        // Distinguish "valid JSON of another type" from garbage for the reject reason.
-        return Err(
-            match serde_json::from_str::<serde::de::IgnoredAny>(trimmed) {
-                Ok(_) => NormalizeError::NotAnObject,
-                Err(e) => NormalizeError::InvalidJson(e.to_string()),
-            },
-        );
-    }
-    let outer: envelope::Envelope<'_> =
-        serde_json::from_str(text).map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
-    let (env, content_text) = match (outer.format, outer.content) {
-        (Some(format), Some(content)) => {
-            match envelope::string("format", Some(format))?.as_deref() {
-                Some("yaml") => return Ok(Outcome::Skipped(Skip::YamlPost)),
-                Some("json") | None => {}
-                Some(_) => {
-                    return Err(NormalizeError::InvalidValue {
-                        field: "format",
-                        value: envelope::preview(format.get()),
-                        why: "a .post wrapper's format is json or yaml",
-                    });
-                }
-            }
-            let inner = content.get();
-            if !inner.starts_with('{') {
-                return Err(NormalizeError::WrongType {
-                    field: "content",
-                    expected: "an object",
-                    found: envelope::preview(inner),
-                });
-            }
-            let env: envelope::Envelope<'_> = serde_json::from_str(inner)
-                .map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
-            (env, inner)
-        }
-        _ => (outer, text),
+    let framing = match archive_uid {
+        Some(_) => Framing::PostMember,
+        None => Framing::Line,
     };
-    if content_text.trim_ascii() == "{}" {
-        return Ok(Outcome::Skipped(Skip::Placeholder));
-    }
-    let row = build_row(&env, raw, archive_uid)?;
+    let m = match Record::parse(raw, framing)? {
+        Record::Measurement(m) => m,
+        Record::Skipped(skip) => return Ok(Outcome::Skipped(skip)),
+    };
+    let row = build_row(&m, raw, archive_uid)?;
     // Fastpath sees the measurement as OONI's normalizer left it: with the substituted
-    // start time and the unknown network's `AS0` (only inserted when the key is absent, so
-    // no key is ever duplicated).
-    let mut patched = String::new();
-    let mut insert = |key: &str, value: &str| {
-        if patched.is_empty() {
-            patched = content_text.trim_start().to_owned();
-        }
-        let field = format!("{}:{},", json_string(key), json_string(value));
-        patched.insert_str(1, &field);
+    // start time and the unknown network's `AS0` where the keys are absent.
+    let start_text = m
+        .measurement_start_time
+        .is_none()
+        .then(|| ooni_model::format_start_time(&row.measurement_start_time));
+    let filled = ooni_verdict::Filled {
+        measurement_start_time: start_text.as_deref(),
+        probe_asn: m.probe_asn.is_none().then_some("AS0"),
     };
-    if env.measurement_start_time.is_none() {
-        insert(
-            "measurement_start_time",
-            &row.measurement_start_time
-                .format("%Y-%m-%d %H:%M:%S")
-                .to_string(),
-        );
-    }
-    if env.probe_asn.is_none() {
-        insert("probe_asn", "AS0");
-    }
-    let judged_text = if patched.is_empty() {
-        content_text
-    } else {
-        patched.as_str()
-    };
-    let (judgement, fingerprints) = judge(judged_text, &row.measurement_uid);
+    let (judgement, fingerprints) = judge(&m, &filled, &row.measurement_uid);
     // The canonical test name, not the body's spelling, decides which observations exist.
-    let observed =
-        ooni_observations::observe_judged(content_text, Some(&row.test_name), &fingerprints)
-            .map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
+    let observed = ooni_observations::observe_measurement(&m, Some(&row.test_name), &fingerprints)
+        .map_err(|e| NormalizeError::InvalidJson(e.to_string()))?;
     Ok(Outcome::Measurement(Box::new(Normalized {
         row,
         judgement,
@@ -479,76 +146,42 @@ pub fn normalize(raw: &[u8], archive_uid: Option<&str>) -> Result<Outcome, Norma
     })))
 }
 
+/// The `measurements` row of `m`. The accessors are called in a fixed order, so a record
+/// with several problems is always rejected for the same one.
 fn build_row(
-    env: &envelope::Envelope<'_>,
+    m: &Measurement<'_>,
     raw: &[u8],
     archive_uid: Option<&str>,
 ) -> Result<MeasurementRow, NormalizeError> {
-    use envelope::{lenient_string, non_empty, string};
-
-    let body_test_name = non_empty(string("test_name", env.test_name)?)
-        .ok_or(NormalizeError::MissingField("test_name"))?;
-    let test_name = canonical_test_name(&body_test_name);
-    validate_test_name(&test_name)?;
-    let (start_field, start_text) = start_time(env)?;
-    let start =
-        parse_measurement_time(&start_text).ok_or_else(|| NormalizeError::InvalidValue {
-            field: start_field,
-            value: envelope::preview(&start_text),
-            why: "expected YYYY-MM-DD HH:MM:SS (UTC)",
-        })?;
-    // OONI writes an unknown network as `AS0` (the 2015 meek_fronted_requests_test
-    // reports carry no probe_asn at all); fastpath then leaves the measurement out of its
-    // tables, and so do ooni_counts and failure_rates here (`ooni_drop_reason`).
-    let probe_asn = match string("probe_asn", env.probe_asn)? {
-        None => 0,
-        Some(text) => parse_asn(&text).ok_or_else(|| NormalizeError::InvalidValue {
-            field: "probe_asn",
-            value: envelope::preview(&text),
-            why: "expected AS followed by a number",
-        })?,
-    };
-    let probe_cc = non_empty(string("probe_cc", env.probe_cc)?);
-    if let Some(cc) = probe_cc
-        .as_deref()
-        .filter(|cc| cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_uppercase()))
-    {
-        return Err(NormalizeError::InvalidValue {
-            field: "probe_cc",
-            value: envelope::preview(cc),
-            why: "expected two upper-case letters",
-        });
-    }
-    let report_id = non_empty(string("report_id", env.report_id)?);
-    let (input, domain) = match envelope::input(env.input)? {
-        envelope::Input::None => (None, None),
-        envelope::Input::One(s) => {
+    let test_name = m.test_name()?;
+    let start = m.start_time()?;
+    let start_text = start.text();
+    let probe_asn = m.probe_asn()?;
+    let probe_cc = m.probe_cc()?;
+    let report_id = m.report_id()?;
+    let (input, domain) = match m.input()? {
+        Input::None => (None, None),
+        Input::One(s) => {
             let domain = domain_of_url(&s);
             (Some(s.into_owned()), domain)
         }
-        envelope::Input::Many(list) => {
+        Input::Many(list) => {
             let domain = list.first().and_then(|s| domain_of_url(s));
             (Some(format!("{{{}}}", list.join(","))), domain)
         }
     };
-    let body_uid = non_empty(string("measurement_uid", env.measurement_uid)?);
-    let (measurement_uid, uid_source) = match (archive_uid, body_uid) {
+    let (measurement_uid, uid_source) = match (archive_uid, m.measurement_uid()?) {
         (Some(uid), _) => (uid.to_owned(), UidSource::Postcan),
         (None, Some(uid)) => (uid.into_owned(), UidSource::Body),
-        (None, None) => (trivial_id(raw, Some(start.date())), UidSource::TrivialId),
+        (None, None) => (trivial_id(raw, Some(start.at.date())), UidSource::TrivialId),
     };
     let content_id = content_id(
         report_id.as_deref(),
-        &test_name,
+        test_name.as_str(),
         input.as_deref(),
         &start_text,
         &measurement_uid,
     );
-    let resolver_ip =
-        lenient_string(env.resolver_ip).filter(|ip| !ip.is_empty() && ip != "[scrubbed]");
-    let test_runtime = env
-        .test_runtime
-        .and_then(|raw| serde_json::from_str::<f64>(raw.get()).ok());
     Ok(MeasurementRow {
         measurement_uid,
         uid_source,
@@ -556,96 +189,20 @@ fn build_row(
         report_id: report_id.map(Cow::into_owned),
         input,
         domain,
-        test_name: test_name.into_owned(),
-        test_version: lenient_string(env.test_version),
-        software_name: lenient_string(env.software_name),
-        software_version: lenient_string(env.software_version),
-        measurement_start_time: start,
-        measurement_day: start.date(),
-        probe_cc: probe_cc.map(Cow::into_owned),
+        test_name: test_name.into_string(),
+        test_version: m.test_version(),
+        software_name: m.software_name(),
+        software_version: m.software_version(),
+        measurement_start_time: start.at,
+        measurement_day: start.at.date(),
+        probe_cc,
         probe_asn,
-        probe_network_name: lenient_string(env.probe_network_name),
-        resolver_asn: lenient_string(env.resolver_asn)
-            .as_deref()
-            .and_then(parse_asn),
-        resolver_ip,
-        resolver_network_name: lenient_string(env.resolver_network_name),
-        test_runtime,
+        probe_network_name: m.probe_network_name(),
+        resolver_asn: m.resolver_asn(),
+        resolver_ip: m.resolver_ip(),
+        resolver_network_name: m.resolver_network_name(),
+        test_runtime: m.test_runtime(),
     })
-}
-
-/// The measurement's start as `YYYY-MM-DD HH:MM:SS` text, and the field it came from.
-///
-/// `measurement_start_time` when present; otherwise, as OONI's normalizer does for
-/// reports from before that key existed (`normalize_entry` in ooni/backend
-/// `fastpath/fastpath/normalize.py`: "the old test_start_time key that now is called
-/// measurement_start_time"), `test_start_time` (a string, or seconds since the epoch), then
-/// the YAML-era `start_time` (seconds since the epoch).
-fn start_time<'a>(
-    env: &envelope::Envelope<'a>,
-) -> Result<(&'static str, Cow<'a, str>), NormalizeError> {
-    use envelope::string;
-    if let Some(text) = string("measurement_start_time", env.measurement_start_time)? {
-        return Ok(("measurement_start_time", text));
-    }
-    for (field, raw) in [
-        ("test_start_time", env.test_start_time),
-        ("start_time", env.start_time),
-    ] {
-        let Some(raw) = raw.filter(|r| r.get() != "null") else {
-            continue;
-        };
-        if let Ok(secs) = serde_json::from_str::<f64>(raw.get()) {
-            let when = epoch_text(secs).ok_or_else(|| NormalizeError::InvalidValue {
-                field,
-                value: envelope::preview(raw.get()),
-                why: "expected seconds since the epoch",
-            })?;
-            return Ok((field, Cow::Owned(when)));
-        }
-        if let Some(text) = string(field, Some(raw))? {
-            return Ok((field, text));
-        }
-    }
-    Err(NormalizeError::MissingField("measurement_start_time"))
-}
-
-/// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS` (UTC, truncated to the second, as
-/// Python's `utcfromtimestamp(...).strftime`).
-fn epoch_text(secs: f64) -> Option<String> {
-    if !secs.is_finite() || !(0.0..4.0e9).contains(&secs) {
-        return None;
-    }
-    // The range check makes the cast exact.
-    let dt = chrono::DateTime::from_timestamp(secs.trunc() as i64, 0)?;
-    Some(dt.naive_utc().format("%Y-%m-%d %H:%M:%S").to_string())
-}
-
-/// `AS1234` → 1234 (OONI's `int(probe_asn[2:])`).
-fn parse_asn(s: &str) -> Option<u32> {
-    let digits = s.strip_prefix("AS")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
-/// The test name becomes a partition directory, so it must be a plain identifier.
-fn validate_test_name(name: &str) -> Result<(), NormalizeError> {
-    let ok = name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
-    if ok {
-        Ok(())
-    } else {
-        Err(NormalizeError::InvalidValue {
-            field: "test_name",
-            value: envelope::preview(name),
-            why: "expected lower-case letters, digits and underscores (at most 64)",
-        })
-    }
 }
 
 #[cfg(test)]
@@ -761,6 +318,64 @@ mod tests {
         assert_eq!(m.judgement.ooni_drop_reason.as_deref(), Some("unknown_asn"));
     }
 
+    /// The one leniency (`ooni-model`): a lower-case country, an `as`-prefixed ASN and a
+    /// one-digit hour, which fastpath reads as `AZ`, 28787 and 01:15, make the same row,
+    /// verdict and observations as their canonical spelling, and the verdict reads the
+    /// time the row has.
+    #[test]
+    fn fastpath_s_lenient_envelope_becomes_the_same_row() {
+        let body = |cc: &str, asn: &str, time: &str| {
+            format!(
+                r#"{{"report_id":"20201020T011500Z_ndt_AZ_28787_n1_x","test_name":"ndt","probe_cc":"{cc}","probe_asn":"{asn}","test_start_time":"{time}","measurement_start_time":"{time}","input":null,"test_keys":{{}}}}"#
+            )
+        };
+        let lenient = body("az", "as28787", "2020-10-20 1:15:00");
+        let canonical = body("AZ", "AS28787", "2020-10-20 01:15:00");
+        let post = |content: &str, uid: &str| -> Normalized {
+            let raw = format!(r#"{{"format":"json","content":{content}}}"#);
+            match normalize(raw.as_bytes(), Some(uid)).unwrap() {
+                Outcome::Measurement(m) => *m,
+                Outcome::Skipped(s) => panic!("skipped: {s:?}"),
+            }
+        };
+        // Received 55 minutes before the start: fine; 65 minutes before: fastpath's date
+        // rule (start > 1 h after the receive time) fails it. Both readings agree on which.
+        for (uid, failure) in [
+            ("20201020002000.000001_AZ_ndt_0123456789abcdef", None),
+            (
+                "20201020001000.000001_AZ_ndt_0123456789abcdef",
+                Some("future_date"),
+            ),
+        ] {
+            let m = post(&lenient, uid);
+            assert_eq!(m.row.probe_cc.as_deref(), Some("AZ"));
+            assert_eq!(m.row.probe_asn, 28787);
+            assert_eq!(
+                m.row.measurement_start_time.to_string(),
+                "2020-10-20 01:15:00"
+            );
+            assert_eq!(m.judgement.ooni_drop_reason, None, "{uid}");
+            assert_eq!(m.judgement.msm_failure_reason.as_deref(), failure, "{uid}");
+            assert_eq!(m, post(&canonical, uid), "{uid}");
+            // Fastpath's own reading of the text agrees.
+            assert_eq!(ooni_verdict::drop_reason(&lenient), None);
+            let v =
+                ooni_verdict::judge(&lenient, Some(uid), ooni_verdict::Fingerprints::embedded())
+                    .unwrap();
+            assert_eq!(v.failure_reason, failure, "{uid}");
+        }
+        // As a JSONL line (trivial id over other bytes), the row is the same too.
+        let line = row(&format!("{lenient}\n"), None);
+        assert_eq!(
+            (line.probe_cc.as_deref(), line.probe_asn),
+            (Some("AZ"), 28787)
+        );
+        assert_eq!(
+            line.content_id,
+            row(&format!("{canonical}\n"), None).content_id
+        );
+    }
+
     #[test]
     fn list_inputs_are_written_like_ooni_api() {
         let r = row(
@@ -849,107 +464,5 @@ mod tests {
                 &m.row.measurement_uid,
             )
         );
-    }
-
-    #[test]
-    fn canonical_test_names() {
-        for (body, want) in [
-            ("webconnectivity", "web_connectivity"),
-            ("web_connectivity", "web_connectivity"),
-            (
-                "httpheaderfieldmanipulation",
-                "http_header_field_manipulation",
-            ),
-            ("httpinvalidrequestline", "http_invalid_request_line"),
-            ("facebookmessenger", "facebook_messenger"),
-            ("vanillator", "vanilla_tor"),
-            ("openvpnclienttest", "openvpn_client_test"),
-            ("httphostheader", "http_host_header"),
-            ("httphost", "http_host"),
-            // OONI's own one-word names are kept as written.
-            ("stunreachability", "stunreachability"),
-            ("stun_reachability", "stun_reachability"),
-            ("dnscheck", "dnscheck"),
-            ("urlgetter", "urlgetter"),
-            ("captiveportal", "captiveportal"),
-            // Unknown names and partial spellings are left alone.
-            ("foobar", "foobar"),
-            ("web_connectivityy", "web_connectivityy"),
-            ("webconnectivit", "webconnectivit"),
-            ("web__connectivity", "web__connectivity"),
-            ("", ""),
-        ] {
-            assert_eq!(canonical_test_name(body), want, "{body:?}");
-        }
-        assert!(matches!(
-            canonical_test_name("webconnectivity"),
-            Cow::Borrowed(_)
-        ));
-    }
-
-    #[test]
-    fn known_test_names_are_valid_and_their_compact_spellings_unambiguous() {
-        let mut compact = std::collections::HashMap::new();
-        for &name in KNOWN_TEST_NAMES {
-            validate_test_name(name).unwrap();
-            assert_eq!(canonical_test_name(name), name);
-            if name.contains('_') {
-                let c: String = name.chars().filter(|&c| c != '_').collect();
-                // A compact spelling OONI itself uses (`stunreachability`) stays as written.
-                let want = if KNOWN_TEST_NAMES.contains(&c.as_str()) {
-                    c.as_str()
-                } else {
-                    name
-                };
-                assert_eq!(canonical_test_name(&c), want, "{c}");
-                // Two snake_case names with one compact spelling would make the rule pick one.
-                assert_eq!(compact.insert(c, name), None, "{name}");
-            }
-        }
-        // Every test name of the real fixtures (including the YAML-era `dns_n_http`, which
-        // is in `tests/fixtures/ooni-real/files/`) is known.
-        for name in [
-            "browser_web",
-            "dash",
-            "ddr",
-            "dns_consistency",
-            "dns_n_http",
-            "dnscheck",
-            "dnsping",
-            "doh",
-            "echcheck",
-            "example",
-            "facebook_messenger",
-            "http_header_field_manipulation",
-            "http_host",
-            "http_invalid_request_line",
-            "http_requests",
-            "meek_fronted_requests_test",
-            "multi_protocol_traceroute",
-            "ndt",
-            "openvpn",
-            "openvpn_client_test",
-            "portfiltering",
-            "psiphon",
-            "quicping",
-            "riseupvpn",
-            "shadowsocks",
-            "signal",
-            "simplequicping",
-            "sni_blocking",
-            "stun_reachability",
-            "tcpping",
-            "telegram",
-            "tlsmiddlebox",
-            "tlsping",
-            "tor",
-            "torsf",
-            "urlgetter",
-            "vanilla_tor",
-            "web_connectivity",
-            "whatsapp",
-        ] {
-            assert!(KNOWN_TEST_NAMES.contains(&name), "{name}");
-        }
     }
 }

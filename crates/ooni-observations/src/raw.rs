@@ -427,6 +427,29 @@ pub(crate) struct Measurement<'a> {
     pub test_keys: OrNone<TestKeys<'a>>,
 }
 
+impl<'a> Measurement<'a> {
+    /// The fields this crate reads, from the one parse of the record: only `annotations`,
+    /// `input` and `test_keys` (and three short strings) are parsed here. Fails where the
+    /// typed parse of a whole document would (a duplicated key inside them).
+    pub(crate) fn of(
+        m: &ooni_model::Measurement<'a>,
+    ) -> Result<Measurement<'a>, serde_json::Error> {
+        fn part<'a, T: Deserialize<'a> + Default>(
+            raw: Option<&'a ooni_model::RawValue>,
+        ) -> Result<T, serde_json::Error> {
+            raw.map_or_else(|| Ok(T::default()), |r| serde_json::from_str(r.get()))
+        }
+        Ok(Measurement {
+            test_name: part(m.test_name)?,
+            test_version: part(m.test_version)?,
+            software_name: part(m.software_name)?,
+            input: part(m.input)?,
+            annotations: part(m.annotations)?,
+            test_keys: part(m.test_keys)?,
+        })
+    }
+}
+
 /// `annotations` (only the engine identification).
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]

@@ -9,34 +9,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use ooni_normalize::{Judgement, MeasurementRow};
-use ooni_observations::{Observation, StageOutcome};
-
-/// Where a measurement was read.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Provenance {
-    /// The archive's key.
-    pub source_key: String,
-    /// Line number (from 1) in a `.jsonl.gz`.
-    pub source_line: Option<u64>,
-    /// Member name in a postcan.
-    pub source_member: Option<String>,
-}
-
-/// One measurement ready to be written.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Measured {
-    /// Envelope columns.
-    pub row: MeasurementRow,
-    /// Verdict columns.
-    pub judgement: Judgement,
-    /// Where it was read.
-    pub provenance: Provenance,
-    /// Its network operations (the `observations` table).
-    pub observations: Vec<Observation>,
-    /// Its per-domain stage outcomes (the `outcomes` table behind `failure_rates`).
-    pub outcomes: Vec<StageOutcome>,
-}
+use ooni_model::{Measured, MeasurementRow, Observation, StageOutcome};
 
 fn utf8(name: &str) -> Field {
     Field::new(name, DataType::Utf8, true)

@@ -4,8 +4,8 @@
 //! The principal items:
 //! - [`writer_properties`]: zstd, statistics, row-group size, `created_by` — every file
 //!   this project writes goes through it;
-//! - [`measurements_batch`]: [`Measured`] rows → an Arrow `RecordBatch` in the contract's
-//!   column order and types (UTC timestamps, `Date32` days, integer ASNs);
+//! - [`measurements_batch`]: [`Measured`] rows (from `ooni-model`) → an Arrow `RecordBatch`
+//!   in the contract's column order and types (UTC timestamps, `Date32` days, integer ASNs);
 //! - [`partition_dir`] and [`write_file_atomically`]: `table/test_name=…/measurement_day=…/`,
 //!   written to a `.parquet.tmp` name and renamed, so readers never see a partial file.
 //!
@@ -25,9 +25,11 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 pub use batch::{
-    Measured, Provenance, measurements_batch, measurements_schema, observations_batch,
-    observations_schema, outcomes_batch, outcomes_schema,
+    measurements_batch, measurements_schema, observations_batch, observations_schema,
+    outcomes_batch, outcomes_schema,
 };
+/// The rows a measurement makes and where it was read; they live in `ooni-model`.
+pub use ooni_model::{Measured, Provenance};
 
 /// Writing a file failed.
 #[derive(Debug, thiserror::Error)]
@@ -72,19 +74,15 @@ pub fn writer_properties() -> WriterProperties {
 }
 
 /// `root/table/test_name=<test_name>/measurement_day=<YYYY-MM-DD>`, after checking that the
-/// test name cannot escape the directory (it comes from untrusted measurement bodies).
+/// test name cannot escape the directory (it comes from untrusted measurement bodies): the
+/// one test-name rule, [`ooni_model::TestName::is_valid`], which every row's name passed.
 pub fn partition_dir(
     root: &Path,
     table: &str,
     test_name: &str,
     day: NaiveDate,
 ) -> Result<PathBuf, WriteError> {
-    let safe = !test_name.is_empty()
-        && test_name.len() <= 64
-        && test_name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if !safe {
+    if !ooni_model::TestName::is_valid(test_name) {
         return Err(WriteError::UnsafePartitionValue {
             column: "test_name",
             value: test_name.to_owned(),

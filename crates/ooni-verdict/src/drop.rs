@@ -5,7 +5,7 @@
 use crate::DropReason;
 use crate::envelope::Envelope;
 use crate::py::{Loose, PyValue, py_int};
-use crate::pytime::parse_start_time;
+use ooni_model::parse_start_time;
 
 /// The envelope-level reasons, in fastpath's evaluation order.
 pub(crate) fn drop_reason(env: &Envelope<'_>) -> Option<DropReason> {

@@ -1,11 +1,13 @@
-//! The top-level measurement fields the rules read; `test_keys` is kept raw and parsed
-//! later by the scorer of the measurement's test.
+//! The top-level measurement fields the rules read, with Python's types, taken from the
+//! one parse of the record ([`ooni_model::Measurement`]); `test_keys` stays raw and is
+//! parsed by the scorer of the measurement's test.
 
-use serde::de::{IgnoredAny, MapAccess};
-use serde_json::value::RawValue;
+use std::borrow::Cow;
 
-use crate::VerdictError;
-use crate::py::{CowStr, FromMap, Loose, MaybeDict, PyValue};
+use ooni_model::{Measurement, RawValue};
+
+use crate::Filled;
+use crate::py::{Loose, PyValue};
 
 /// Top-level fields of one measurement.
 #[derive(Debug, Default)]
@@ -27,42 +29,54 @@ pub(crate) struct Envelope<'a> {
     pub test_keys: Option<&'a RawValue>,
 }
 
-impl<'de> FromMap<'de> for Envelope<'de> {
-    fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
-        let mut e = Envelope::default();
-        while let Some(k) = map.next_key::<CowStr<'de>>()? {
-            match &*k.0 {
-                "test_name" => e.test_name = map.next_value()?,
-                "probe_cc" => e.probe_cc = map.next_value()?,
-                "probe_asn" => e.probe_asn = map.next_value()?,
-                "report_id" => e.report_id = map.next_value()?,
-                "software_name" => e.software_name = map.next_value()?,
-                "software_version" => e.software_version = map.next_value()?,
-                "test_version" => e.test_version = map.next_value()?,
-                "measurement_start_time" => e.measurement_start_time = map.next_value()?,
-                "test_start_time" => e.test_start_time = map.next_value()?,
-                "annotations" => e.annotations = Some(map.next_value()?),
-                "input" => e.input = Some(map.next_value()?),
-                "resolver_ip" => e.resolver_ip = map.next_value()?,
-                "control_failure" => e.control_failure = map.next_value()?,
-                "experiment_failure" => e.experiment_failure = map.next_value()?,
-                "test_keys" => e.test_keys = Some(map.next_value::<&'de RawValue>()?),
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(e)
+/// A field with Python's types (`Missing` when the key is absent).
+fn loose(raw: Option<&RawValue>) -> Result<Loose<'_>, serde_json::Error> {
+    raw.map_or(Ok(Loose::Missing), |r| serde_json::from_str(r.get()))
+}
+
+/// A whole (small) value with Python's types.
+fn value(raw: Option<&RawValue>) -> Result<Option<PyValue<'_>>, serde_json::Error> {
+    raw.map(|r| serde_json::from_str(r.get())).transpose()
+}
+
+/// A field, or the value OONI's normalizer writes when the measurement lacks the key.
+fn loose_or<'a>(
+    raw: Option<&'a RawValue>,
+    fill: Option<&'a str>,
+) -> Result<Loose<'a>, serde_json::Error> {
+    match (raw, fill) {
+        (None, Some(text)) => Ok(Loose::Str(Cow::Borrowed(text))),
+        _ => loose(raw),
     }
 }
 
 impl<'a> Envelope<'a> {
-    /// Parses the top level of a measurement object.
-    pub(crate) fn parse(json: &'a str) -> Result<Envelope<'a>, VerdictError> {
-        match serde_json::from_str::<MaybeDict<Envelope<'a>>>(json)? {
-            MaybeDict::Dict(e) => Ok(e),
-            MaybeDict::Null | MaybeDict::NotDict => Err(VerdictError::NotAnObject),
-        }
+    /// Fastpath's view of `m`, with the keys OONI's normalizer fills in. Fails only on a
+    /// value `serde_json` cannot represent (a number beyond `f64`).
+    pub(crate) fn of(
+        m: &Measurement<'a>,
+        fill: &Filled<'a>,
+    ) -> Result<Envelope<'a>, serde_json::Error> {
+        Ok(Envelope {
+            test_name: loose(m.test_name)?,
+            probe_cc: loose(m.probe_cc)?,
+            probe_asn: loose_or(m.probe_asn, fill.probe_asn)?,
+            report_id: loose(m.report_id)?,
+            software_name: loose(m.software_name)?,
+            software_version: loose(m.software_version)?,
+            test_version: loose(m.test_version)?,
+            measurement_start_time: loose_or(
+                m.measurement_start_time,
+                fill.measurement_start_time,
+            )?,
+            test_start_time: loose(m.test_start_time)?,
+            annotations: value(m.annotations)?,
+            input: value(m.input)?,
+            resolver_ip: loose(m.resolver_ip)?,
+            control_failure: loose(m.control_failure)?,
+            experiment_failure: loose(m.experiment_failure)?,
+            test_keys: m.test_keys,
+        })
     }
 
     /// The raw `test_keys` text (`"null"` when absent).

@@ -13,10 +13,19 @@
 //!
 //! * [`Fingerprints`]: the ooni/blocking-fingerprints tables, parsed once
 //!   ([`Fingerprints::embedded`]) and shared by all threads.
-//! * [`judge`]: scores one measurement and returns a [`Verdict`]
+//! * [`judge_measurement`]: scores one measurement, read once by `ooni-model`
+//!   ([`ooni_model::Measurement`]), and returns a [`Verdict`]
 //!   (`anomaly = blocking_general > 0.5`, `msm_failure = accuracy < 0.5`,
 //!   `confirmed` = a fingerprint matched and is confirmed for the probe's country).
-//! * [`drop_reason`]: why fastpath would discard a measurement entirely ([`DropReason`]).
+//!   Only `test_keys` is parsed here, by the scorer of the measurement's test.
+//! * [`drop_reason_of`]: why fastpath would discard a measurement entirely ([`DropReason`]).
+//! * [`Filled`]: the keys OONI's normalizer writes into a measurement that lacks them
+//!   (the start time taken from `test_start_time`, `AS0`), passed in rather than written
+//!   into the JSON.
+//! * [`judge`] and [`drop_reason`]: the same for a measurement's JSON text.
+//!
+//! Start times and the receive time of a uid are read by `ooni-model`'s one parser
+//! ([`ooni_model::parse_start_time`], CPython `_strptime`'s leniency).
 //!
 //! Fastpath is Python: it reads test keys with `dict.get`, relies on truthiness and
 //! `True == 1`, and raises on some type surprises (it then logs the exception and writes
@@ -68,14 +77,13 @@ mod http;
 mod pep440;
 mod py;
 mod pyb64;
-mod pytime;
 mod score;
 
 pub use fingerprints::{FingerprintError, Fingerprints};
 
 use envelope::Envelope;
+use ooni_model::{Measurement, ParseError, parse_start_time, parse_uid_time};
 use py::Loose;
-use pytime::{parse_start_time, parse_uid_time};
 
 /// The verdict for one measurement, with fastpath semantics.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,14 +200,25 @@ pub enum VerdictError {
     Unscorable(&'static str),
 }
 
-/// Why fastpath would discard `measurement_json` (the bare measurement object), or `None`
-/// if it would write a row.
+/// Keys OONI's normalizer writes into a measurement that lacks them, before fastpath
+/// reads it (ooni/backend `fastpath/fastpath/normalize.py`). Each is used only when the
+/// measurement has no such key (a key holding `null` is kept: fastpath sees `None`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Filled<'a> {
+    /// `measurement_start_time` (`YYYY-MM-DD HH:MM:SS`), when the start came from
+    /// `test_start_time` or `start_time`.
+    pub measurement_start_time: Option<&'a str>,
+    /// `probe_asn`: OONI writes an unknown network `AS0`.
+    pub probe_asn: Option<&'a str>,
+}
+
+/// Why fastpath would discard `m`, or `None` if it would write a row.
 ///
 /// This checks the envelope only (report id, country, ASN, test name, input, times).
-/// Scoring-time exceptions, which depend on the test keys, are reported by [`judge`] as
-/// [`VerdictError::Unscorable`]. Call this first and [`judge`] only when it returns `None`.
-pub fn drop_reason(measurement_json: &str) -> Option<DropReason> {
-    match Envelope::parse(measurement_json) {
+/// Scoring-time exceptions, which depend on the test keys, are reported by
+/// [`judge_measurement`] as [`VerdictError::Unscorable`].
+pub fn drop_reason_of(m: &Measurement<'_>, filled: &Filled<'_>) -> Option<DropReason> {
+    match Envelope::of(m, filled) {
         Ok(env) => drop::drop_reason(&env),
         Err(_) => Some(DropReason::Unparsable),
     }
@@ -207,22 +226,53 @@ pub fn drop_reason(measurement_json: &str) -> Option<DropReason> {
 
 /// Scores one measurement like fastpath.
 ///
-/// `measurement_json` is the bare measurement object (the `content` of a postcan wrapper,
-/// already unwrapped). `measurement_uid` is the archive's uid when it has one (postcans:
+/// `measurement_uid` is the archive's uid when it has one (postcans:
 /// `YYYYmmddHHMMSS.ffffff_CC_test_hash`); the date sanity rule only applies to uids
 /// starting with `20` (receive time in the uid). Pass `None` for trivial ids.
 ///
-/// The discard rules are not applied here; see [`drop_reason`].
+/// The discard rules are not applied here; see [`drop_reason_of`].
+pub fn judge_measurement(
+    m: &Measurement<'_>,
+    filled: &Filled<'_>,
+    measurement_uid: Option<&str>,
+    fingerprints: &Fingerprints,
+) -> Result<Verdict, VerdictError> {
+    let env = Envelope::of(m, filled)?;
+    judge_envelope(&env, measurement_uid, fingerprints)
+}
+
+/// Why fastpath would discard `measurement_json` (the bare measurement object), or `None`
+/// if it would write a row: [`drop_reason_of`] for a measurement's text.
+pub fn drop_reason(measurement_json: &str) -> Option<DropReason> {
+    match Measurement::parse(measurement_json) {
+        Ok(m) => drop_reason_of(&m, &Filled::default()),
+        Err(_) => Some(DropReason::Unparsable),
+    }
+}
+
+/// Scores one measurement like fastpath: [`judge_measurement`] for a measurement's text
+/// (the bare measurement object, the `content` of a postcan wrapper already unwrapped).
 pub fn judge(
     measurement_json: &str,
     measurement_uid: Option<&str>,
     fingerprints: &Fingerprints,
 ) -> Result<Verdict, VerdictError> {
-    let env = Envelope::parse(measurement_json)?;
+    let m = Measurement::parse(measurement_json).map_err(|e| match e {
+        ParseError::Json(e) => VerdictError::Json(e),
+        ParseError::NotAnObject => VerdictError::NotAnObject,
+    })?;
+    judge_measurement(&m, &Filled::default(), measurement_uid, fingerprints)
+}
+
+fn judge_envelope(
+    env: &Envelope<'_>,
+    measurement_uid: Option<&str>,
+    fingerprints: &Fingerprints,
+) -> Result<Verdict, VerdictError> {
     let mut scores =
-        score::score_measurement(&env, fingerprints).map_err(|c| VerdictError::Unscorable(c.0))?;
+        score::score_measurement(env, fingerprints).map_err(|c| VerdictError::Unscorable(c.0))?;
     if let Some(uid) = measurement_uid {
-        flag_wrong_date(&env, uid, &mut scores)?;
+        flag_wrong_date(env, uid, &mut scores)?;
     }
     let accuracy = scores.accuracy();
     let msm_failure = accuracy < 0.5;
@@ -276,10 +326,10 @@ fn flag_wrong_date(
     let Some(start) = start else {
         return Ok(());
     };
-    let delta_us = recv.0 - start.0;
-    if delta_us < -3_600_000_000 {
+    let delta = recv - start;
+    if delta < -chrono::TimeDelta::hours(1) {
         scores.fail("future_date");
-    } else if delta_us > 31_536_000_000_000 {
+    } else if delta > chrono::TimeDelta::days(365) {
         scores.fail("too_old");
     }
     Ok(())

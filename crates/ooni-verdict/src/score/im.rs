@@ -8,7 +8,8 @@ use super::{Scores, parse_tk};
 use crate::envelope::Envelope;
 use crate::pep440::Version;
 use crate::py::{CowStr, Crash, FromMap, Loose, MaybeDict, PyElem, PyList, PyResult, PyValue};
-use crate::pytime::{Timestamp, parse_start_time};
+use chrono::{NaiveDate, NaiveDateTime};
+use ooni_model::parse_start_time;
 
 /// Deserializes `T` from an element that must be a dict; anything else is `on_other`.
 fn dict_elem<'de, D, T>(d: D, on_other: T) -> Result<T, D::Error>
@@ -375,8 +376,10 @@ impl<'de> FromMap<'de> for SignalKeys<'de> {
     }
 }
 
-fn at(y: i64, m: i64, d: i64) -> Timestamp {
-    Timestamp::from_parts(y, m, d, 0, 0, 0, 0).unwrap_or(Timestamp(0))
+fn at(y: i32, m: u32, d: u32) -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(y, m, d)
+        .unwrap_or_default()
+        .and_time(chrono::NaiveTime::MIN)
 }
 
 /// The `try:` block of `score_signal` (any exception there → accuracy 0).
