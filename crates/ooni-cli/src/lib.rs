@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ooni_run::{Observer, RunSummary, human_bytes};
+use ooni_run::{Observer, RunSummary, Table, human_bytes};
 
 use crate::config::{Config, RunArgs, SourceSpec};
 use crate::console::Console;
@@ -269,12 +269,12 @@ fn dispatch(command: Command, observer: &dyn Observer) -> anyhow::Result<Status>
             dest,
         } => {
             let files = committed(&out)?;
-            let table = |name| ooni_run::table_files(&out, &files, name);
+            let table = |table| ooni_run::table_files(&out, &files, table);
             let inputs = ooni_report::Inputs {
-                failure_rates: table("failure_rates"),
-                blocking_events: table("blocking_events"),
-                outcomes: table("outcomes"),
-                measurements: table("measurements"),
+                failure_rates: table(Table::FailureRates),
+                blocking_events: table(Table::BlockingEvents),
+                outcomes: table(Table::Outcomes),
+                measurements: table(Table::Measurements),
             };
             let dest = dest.unwrap_or_else(|| out.join("report"));
             let countries: Vec<String> = probe_cc
@@ -320,11 +320,7 @@ fn dispatch(command: Command, observer: &dyn Observer) -> anyhow::Result<Status>
                 until: day_flag("--until", until)?,
             };
             let files = committed(&out)?;
-            let name = match kind {
-                ooni_report::Table::FailureRates => "failure_rates",
-                ooni_report::Table::BlockingEvents => "blocking_events",
-            };
-            let files = ooni_run::table_files(&out, &files, name);
+            let files = ooni_run::table_files(&out, &files, kind.into());
             ooni_report::export_csv(kind, &files, &filter, std::io::stdout().lock())?;
             Ok(Status::Success)
         }

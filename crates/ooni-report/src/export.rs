@@ -25,21 +25,27 @@ impl FromStr for Table {
     type Err = ReportError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "failure_rates" => Ok(Table::FailureRates),
-            "blocking_events" => Ok(Table::BlockingEvents),
-            other => Err(ReportError::UnknownTable(other.to_owned())),
+        match ooni_model::Table::from_name(s) {
+            Some(ooni_model::Table::FailureRates) => Ok(Table::FailureRates),
+            Some(ooni_model::Table::BlockingEvents) => Ok(Table::BlockingEvents),
+            _ => Err(ReportError::UnknownTable(s.to_owned())),
+        }
+    }
+}
+
+impl From<Table> for ooni_model::Table {
+    fn from(table: Table) -> ooni_model::Table {
+        match table {
+            Table::FailureRates => ooni_model::Table::FailureRates,
+            Table::BlockingEvents => ooni_model::Table::BlockingEvents,
         }
     }
 }
 
 impl Table {
-    /// The table's name.
+    /// The table's name (its directory in the output).
     pub fn name(self) -> &'static str {
-        match self {
-            Table::FailureRates => "failure_rates",
-            Table::BlockingEvents => "blocking_events",
-        }
+        ooni_model::Table::from(self).as_str()
     }
 
     fn sort_keys(self) -> &'static [&'static str] {

@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::RunError;
 pub use fanin::{FanInSummary, aggregate};
+pub use ooni_model::Table;
 pub use ooni_source::Store;
 pub use plan::RunPlan;
 pub use run::{human_bytes, run};
@@ -111,16 +112,6 @@ pub struct Quiet;
 
 impl Observer for Quiet {}
 
-/// The tables a run writes, as named in the output directory.
-pub const TABLES: [&str; 6] = [
-    "measurements",
-    "observations",
-    "outcomes",
-    "failure_rates",
-    "ooni_counts",
-    "blocking_events",
-];
-
 /// Every file committed in `out` by whole runs, shards and fan-ins (relative paths):
 /// what readers (report, export) may open. An output directory that does not exist is
 /// a [`RunError::Refused`] naming the fix.
@@ -136,6 +127,6 @@ pub fn committed_files(out: &Path) -> Result<BTreeSet<String>, RunError> {
 }
 
 /// The files of `table` among `committed` (see [`committed_files`]), as paths.
-pub fn table_files(out: &Path, committed: &BTreeSet<String>, table: &str) -> Vec<PathBuf> {
+pub fn table_files(out: &Path, committed: &BTreeSet<String>, table: Table) -> Vec<PathBuf> {
     state::table_files(out, committed, table, None)
 }

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use ooni_model::Table;
 use ooni_parquet::Measured;
 use ooni_source::{ArchiveKey, ObjectMeta, Store, Twins};
 use rayon::prelude::*;
@@ -654,8 +655,11 @@ fn drop_already_written(
     for ((test_name, day), rows) in partitions.iter_mut() {
         let key = (test_name.clone(), *day);
         if !committed.contains_key(&key) {
-            let dir = ooni_parquet::partition_dir(out, "measurements", test_name, *day)
-                .map_err(|source| parquet_error(format!("measurements of {test_name}"), source))?;
+            let dir =
+                ooni_parquet::partition_dir(out, Table::Measurements.as_str(), test_name, *day)
+                    .map_err(|source| {
+                        parquet_error(format!("measurements of {test_name}"), source)
+                    })?;
             let prefix = format!("{}/", state::relative(out, &dir));
             let mut ids = HashSet::new();
             for file in files
@@ -718,10 +722,10 @@ fn deduplicate(mut measured: Vec<Measured>) -> (Partitions, u64) {
 }
 
 /// The per-measurement tables, each partitioned by test and day.
-const PARTITIONED_TABLES: [(&str, BatchFn); 3] = [
-    ("measurements", ooni_parquet::measurements_batch),
-    ("observations", ooni_parquet::observations_batch),
-    ("outcomes", ooni_parquet::outcomes_batch),
+const PARTITIONED_TABLES: [(Table, BatchFn); 3] = [
+    (Table::Measurements, ooni_parquet::measurements_batch),
+    (Table::Observations, ooni_parquet::observations_batch),
+    (Table::Outcomes, ooni_parquet::outcomes_batch),
 ];
 
 type BatchFn =
@@ -742,11 +746,14 @@ fn write_partitions(
         .try_for_each(|((test_name, day), rows)| -> Result<(), RunError> {
             let refs: Vec<&Measured> = rows.iter().collect();
             for (table, build) in PARTITIONED_TABLES {
-                let batch = build(&refs).map_err(|source| RunError::Arrow { table, source })?;
+                let batch = build(&refs).map_err(|source| RunError::Arrow {
+                    table: table.as_str(),
+                    source,
+                })?;
                 if batch.num_rows() == 0 {
                     continue; // tests without observations
                 }
-                let dir = ooni_parquet::partition_dir(out, table, test_name, *day)
+                let dir = ooni_parquet::partition_dir(out, table.as_str(), test_name, *day)
                     .map_err(|source| parquet_error(format!("{table} of {test_name}"), source))?;
                 let rel = format!(
                     "{}/part-{run_id}-{batch_no:04}.parquet",

@@ -17,6 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use ooni_model::Table;
+
 use crate::RunError;
 use crate::error::IoContext;
 use chrono::NaiveDate;
@@ -24,9 +26,9 @@ use serde::{Deserialize, Serialize};
 
 /// The tables whose files are partitioned by test and day (one `part-<run>-<batch>` file per
 /// partition and batch, the same name in each table).
-pub const PARTITIONED_TABLES: [&str; 3] = ["measurements", "observations", "outcomes"];
+pub const PARTITIONED_TABLES: [Table; 3] = Table::PARTITIONED;
 /// The aggregate tables (one `<day>.parquet` file per measurement day).
-pub const AGGREGATE_TABLES: [&str; 2] = ["failure_rates", "ooni_counts"];
+pub const AGGREGATE_TABLES: [Table; 2] = [Table::FailureRates, Table::OoniCounts];
 /// Where quarantined records go.
 pub const REJECTS_DIR: &str = "rejects";
 /// The blocking events table: one file, rewritten whenever the aggregates are.
@@ -346,7 +348,7 @@ impl Manifest {
 pub fn table_files(
     out: &Path,
     files: &BTreeSet<String>,
-    table: &str,
+    table: Table,
     days: Option<&BTreeSet<NaiveDate>>,
 ) -> Vec<PathBuf> {
     let prefix = format!("{table}/");
@@ -511,7 +513,8 @@ fn owned_looking_files(out: &Path, scope: Scope) -> Result<Vec<String>, RunError
     for top in PARTITIONED_TABLES
         .iter()
         .chain(AGGREGATE_TABLES.iter())
-        .chain([REJECTS_DIR, "blocking_events"].iter())
+        .map(|t| t.as_str())
+        .chain([REJECTS_DIR, Table::BlockingEvents.as_str()])
     {
         let dir = out.join(top);
         if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
@@ -559,7 +562,9 @@ pub enum Owned {
 pub fn classify(rel: &str) -> Option<Owned> {
     let parts: Vec<&str> = rel.split('/').collect();
     match parts.as_slice() {
-        [table, test, day, file] if PARTITIONED_TABLES.contains(table) => {
+        [table, test, day, file]
+            if Table::from_name(table).is_some_and(|t| PARTITIONED_TABLES.contains(&t)) =>
+        {
             let test_name = test.strip_prefix("test_name=")?;
             let day = day.strip_prefix("measurement_day=")?;
             let valid_test = !test_name.is_empty()
@@ -572,7 +577,7 @@ pub fn classify(rel: &str) -> Option<Owned> {
                 test_name: test_name.to_owned(),
             })
         }
-        [table, file] if AGGREGATE_TABLES.contains(table) => {
+        [table, file] if Table::from_name(table).is_some_and(|t| AGGREGATE_TABLES.contains(&t)) => {
             let day = file.strip_suffix(".parquet")?;
             is_day(day).then(|| Owned::Aggregate {
                 day: day.to_owned(),
@@ -598,7 +603,7 @@ fn run_of_part(file: &str) -> Option<&str> {
     (is_batch(batch) && is_run_id(run)).then_some(run)
 }
 
-fn part_path(table: &str, test_name: &str, day: &str, file: &str) -> String {
+fn part_path(table: Table, test_name: &str, day: &str, file: &str) -> String {
     format!("{table}/test_name={test_name}/measurement_day={day}/{file}")
 }
 
@@ -768,7 +773,7 @@ mod tests {
             ..Manifest::default()
         };
         for table in PARTITIONED_TABLES {
-            let rel = PART.replace("measurements", table);
+            let rel = PART.replace("measurements", table.as_str());
             let path = out.join(&rel);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, b"x").unwrap();

@@ -9,6 +9,7 @@ use crate::error::IoContext;
 use crate::{Event, Observer, RunError};
 use chrono::NaiveDate;
 use ooni_aggregate as agg;
+use ooni_model::Table;
 use polars::prelude::*;
 
 use crate::state::{self, Manifest, Scope};
@@ -80,7 +81,7 @@ fn write_aggregates(
             agg::failure_rates(agg::scan_outcomes(&state::table_files(
                 out,
                 inputs,
-                "outcomes",
+                Table::Outcomes,
                 Some(&days),
             ))?),
             "failure_rates",
@@ -89,13 +90,13 @@ fn write_aggregates(
             agg::ooni_counts(agg::scan_measurements(&state::table_files(
                 out,
                 inputs,
-                "measurements",
+                Table::Measurements,
                 Some(&days),
             ))?),
             "ooni_counts",
         )?;
         let staging = out.join("_staging").join(run_id);
-        for (table, frame) in [("failure_rates", &rates), ("ooni_counts", &counts)] {
+        for (table, frame) in [(Table::FailureRates, &rates), (Table::OoniCounts, &counts)] {
             for day in &days {
                 let rel = format!("{table}/{day}.parquet");
                 let path = out.join(&rel);
@@ -120,7 +121,7 @@ fn write_aggregates(
                     }
                     continue;
                 }
-                let bytes = agg::to_parquet_bytes(&mut day_frame, table)?;
+                let bytes = agg::to_parquet_bytes(&mut day_frame, table.as_str())?;
                 let staged = staging.join(&rel);
                 ooni_parquet::rewrite_parquet_bytes(bytes, &staged).map_err(|source| {
                     RunError::Parquet {
@@ -147,7 +148,7 @@ fn write_aggregates(
             agg::scan_failure_rates(&state::table_files(
                 out,
                 &manifest.files,
-                "failure_rates",
+                Table::FailureRates,
                 Some(&run_days),
             ))?,
             since,
@@ -176,9 +177,9 @@ fn write_events(
 ) -> Result<(), RunError> {
     let events = ooni_events::blocking_events(
         &ooni_events::Inputs {
-            failure_rates: state::table_files(out, &manifest.files, "failure_rates", None),
-            outcomes: state::table_files(out, inputs, "outcomes", None),
-            measurements: state::table_files(out, inputs, "measurements", None),
+            failure_rates: state::table_files(out, &manifest.files, Table::FailureRates, None),
+            outcomes: state::table_files(out, inputs, Table::Outcomes, None),
+            measurements: state::table_files(out, inputs, Table::Measurements, None),
         },
         &ooni_events::Params::default(),
     )?;

@@ -6,7 +6,7 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess};
 use super::web_connectivity::FailureKeys;
 use super::{Scores, parse_tk};
 use crate::envelope::Envelope;
-use crate::pep440::Version;
+use crate::pep440;
 use crate::py::{CowStr, Crash, FromMap, Loose, MaybeDict, PyElem, PyList, PyResult, PyValue};
 use chrono::{NaiveDate, NaiveDateTime};
 use ooni_model::parse_start_time;
@@ -401,12 +401,12 @@ fn signal_version_rules(env: &Envelope<'_>) -> Option<&'static str> {
     if tv == Some("0.2.4") {
         return Some("known_bad_version");
     }
-    let Some(v) = tv.and_then(Version::parse) else {
+    let Some(v) = tv.and_then(pep440::parse) else {
         return Some("bad_version");
     };
-    let v_0_2_3 = Version::parse("0.2.3")?;
-    let v_0_2_2 = Version::parse("0.2.2")?;
-    let v_3_17_2 = Version::parse("3.17.2")?;
+    let v_0_2_3 = pep440::parse("0.2.3")?;
+    let v_0_2_2 = pep440::parse("0.2.2")?;
+    let v_3_17_2 = pep440::parse("3.17.2")?;
     if v <= v_0_2_3 && st >= at(2023, 11, 7) {
         return Some("known_bad_version");
     }
@@ -423,7 +423,7 @@ fn signal_version_rules(env: &Envelope<'_>) -> Option<&'static str> {
         },
         Some(_) => return Some("bad_engine_version"),
     };
-    let Some(ev) = Version::parse(ev) else {
+    let Some(ev) = pep440::parse(ev) else {
         return Some("bad_engine_version");
     };
     if ev < v_3_17_2 && st >= at(2023, 5, 2) {
