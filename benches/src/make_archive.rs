@@ -1,11 +1,15 @@
 //! Builds a large archive in OONI's `raw/` layout from the real fixtures, for benchmarks.
 //!
-//! `make-bench-archive <fixtures dir> <out dir> <compressed MB>` writes
-//! `raw/20240115/HH/CC/<test>/2024011500_CC_<test>.n0.<k>.jsonl.gz` files of about 5 MB
-//! each (OONI rolls its cans over at 20 MB uncompressed), until the total reaches the
-//! target. Every line is a real fixture with a fresh report_id and a start time on
-//! 2024-01-15, so no two lines are duplicates; lines of one file are shuffled with a fixed
-//! seed so consecutive lines differ and gzip sees data shaped like OONI's.
+//! `make-bench-archive <fixtures dir> <out dir> <compressed MB>` writes, until the total
+//! reaches the target, cans of 20 MB uncompressed (OONI rolls its cans over there): two in
+//! three as `raw/20240115/HH/CC/<test>/2024011500_CC_<test>.n0.<k>.jsonl.gz`, one in three
+//! as a postcan `….n0.<k>.tar.gz` (a gzip-compressed tar of `<measurement_uid>.post`
+//! members, each `{"format":"json","content":{…}}`), the two layouts the pipeline reads.
+//! Every measurement is a real fixture with a fresh report_id and a start time on
+//! 2024-01-15, so no two are duplicates; measurements of one can are shuffled with a fixed
+//! seed so consecutive ones differ, and each carries a random `annotations.bench_nonce` so
+//! the archive compresses about 7:1, as OONI's does (the fixtures alone compress 8.8:1:
+//! fewer distinct bodies than a day of real measurements).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -14,6 +18,9 @@ use std::path::{Path, PathBuf};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::Value;
+
+/// Random hex characters added to each measurement (see the module docs).
+const NONCE_HEX: usize = 220;
 
 /// A tiny deterministic generator (xorshift64*), so runs are reproducible.
 struct Rng(u64);
@@ -70,10 +77,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let hour = files % 24;
         let dir = out.join(format!("raw/20240115/{hour:02}/{cc}/{compact}"));
         std::fs::create_dir_all(&dir)?;
+        let postcan = files % 3 == 2;
+        let can = format!("20240115{hour:02}_{cc}_{compact}.n0.{files}");
         let path = dir.join(format!(
-            "20240115{hour:02}_{cc}_{compact}.n0.{files}.jsonl.gz"
+            "{can}.{}",
+            if postcan { "tar.gz" } else { "jsonl.gz" }
         ));
-        let mut gz = GzEncoder::new(Vec::new(), Compression::new(6));
+        let gz = GzEncoder::new(Vec::new(), Compression::new(6));
+        let mut sink = if postcan {
+            Sink::Postcan(tar::Builder::new(gz))
+        } else {
+            Sink::Lines(gz)
+        };
         let mut raw = 0usize;
         while raw < 20_000_000 {
             let mut msm = templates[(rng.next() % templates.len() as u64) as usize].clone();
@@ -87,17 +102,55 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "20240115T{hour:02}0000Z_{compact}_{cc}_1_n1_bench{:016x}",
                 rng.next()
             ));
-            let mut line = serde_json::to_vec(&msm)?;
-            line.push(b'\n');
-            raw += line.len();
-            gz.write_all(&line)?;
+            let nonce: String = (0..NONCE_HEX.div_ceil(16))
+                .map(|_| format!("{:016x}", rng.next()))
+                .collect::<String>()[..NONCE_HEX]
+                .to_owned();
+            match msm.get_mut("annotations").and_then(Value::as_object_mut) {
+                Some(annotations) => {
+                    annotations.insert("bench_nonce".into(), Value::from(nonce));
+                }
+                None => {
+                    msm["annotations"] = serde_json::json!({ "bench_nonce": nonce });
+                }
+            }
+            raw += match &mut sink {
+                Sink::Lines(gz) => {
+                    let mut line = serde_json::to_vec(&msm)?;
+                    line.push(b'\n');
+                    gz.write_all(&line)?;
+                    line.len()
+                }
+                Sink::Postcan(tar) => {
+                    let secs = rng.next() % 3600;
+                    let uid = format!(
+                        "20240115{hour:02}{:02}{:02}.{:06}_{cc}_{compact}_{:016x}",
+                        secs / 60,
+                        secs % 60,
+                        rng.next() % 1_000_000,
+                        rng.next()
+                    );
+                    let post = serde_json::to_vec(
+                        &serde_json::json!({ "format": "json", "content": msm }),
+                    )?;
+                    let mut header = tar::Header::new_gnu();
+                    header.set_size(post.len() as u64);
+                    header.set_mode(0o644);
+                    header.set_cksum();
+                    tar.append_data(&mut header, format!("{can}/{uid}.post"), post.as_slice())?;
+                    post.len()
+                }
+            };
             lines += 1;
             // Small groups would otherwise make files of one repeated line.
             if templates.len() < 3 && raw > 2_000_000 {
                 break;
             }
         }
-        let bytes = gz.finish()?;
+        let bytes = match sink {
+            Sink::Lines(gz) => gz.finish()?,
+            Sink::Postcan(tar) => tar.into_inner()?.finish()?,
+        };
         written += bytes.len() as u64;
         std::fs::write(&path, bytes)?;
         files += 1;
@@ -107,4 +160,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.display()
     );
     Ok(())
+}
+
+/// Where a can's measurements go: JSONL lines, or `.post` members of a tar.
+enum Sink {
+    Lines(GzEncoder<Vec<u8>>),
+    Postcan(tar::Builder<GzEncoder<Vec<u8>>>),
 }

@@ -14,6 +14,44 @@
 //! The output directory's state (manifest, pending lists, lock) lives in `state.rs` and
 //! `lock.rs`; `read.rs` turns one archive into rows, `tables.rs` writes the aggregates.
 //! Nothing here parses flags, prints, or installs signal handlers: that is the CLI's.
+//!
+//! ```no_run
+//! use std::collections::BTreeSet;
+//!
+//! use chrono::NaiveDate;
+//! use ooni_run::{Event, Observer, RunPlan};
+//! use ooni_source::{Limits, LocalStore, Selection};
+//!
+//! /// Prints the run's notes; stops nobody.
+//! struct Notes;
+//! impl Observer for Notes {
+//!     fn event(&self, event: Event<'_>) {
+//!         if let Event::Note(line) = event {
+//!             eprintln!("{line}");
+//!         }
+//!     }
+//! }
+//!
+//! let plan = RunPlan {
+//!     selection: Selection {
+//!         since: NaiveDate::from_ymd_opt(2020, 10, 20).unwrap(),
+//!         until: NaiveDate::from_ymd_opt(2020, 10, 22).unwrap(),
+//!         late_upload_days: 3,
+//!         probe_cc: BTreeSet::from(["AZ".to_owned()]),
+//!         test_names: BTreeSet::new(),
+//!         cans: false,
+//!     },
+//!     out: "out/az".into(),
+//!     jobs: 2,
+//!     limits: Limits::default(),
+//!     full_refresh: false,
+//!     batch_bytes: 64 << 20,
+//!     shard: None,
+//! };
+//! let summary = ooni_run::run(&plan, &LocalStore::new("examples/bucket"), &Notes)?;
+//! assert!(summary.conservation.holds);
+//! # Ok::<(), ooni_run::RunError>(())
+//! ```
 
 mod error;
 mod fanin;
