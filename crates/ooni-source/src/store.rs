@@ -387,34 +387,29 @@ impl Store for LocalStore {
         let Some(dir) = self.prefix_dir(prefix)? else {
             return Ok(out);
         };
-        let mut stack = vec![dir];
-        while let Some(dir) = stack.pop() {
-            let entries = fs::read_dir(&dir).map_err(|e| self.list_error(prefix, e))?;
-            for entry in entries {
-                let entry = entry.map_err(|e| self.list_error(prefix, e))?;
-                // The entry's own type: a link is a link, whatever it points to.
-                let file_type = entry.file_type().map_err(|e| self.list_error(prefix, e))?;
-                let path = entry.path();
-                if file_type.is_symlink() {
-                    if let Some(key) = relative_key(&self.root, &path) {
-                        self.ignore_symlink(key);
-                    }
-                } else if file_type.is_dir() {
-                    stack.push(path);
-                } else if file_type.is_file() {
-                    let meta = entry.metadata().map_err(|e| self.list_error(prefix, e))?;
-                    let modified = meta
-                        .modified()
-                        .ok()
-                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                        .map_or(0, |d| d.as_nanos());
-                    if let Some(key) = relative_key(&self.root, &path) {
-                        out.push(ObjectMeta {
-                            key,
-                            size: meta.len(),
-                            etag: Some(format!("{}-{modified}", meta.len())),
-                        });
-                    }
+        // Links are never followed (walkdir's entry type is the link's own), only noted.
+        for entry in walkdir::WalkDir::new(&dir).follow_links(false).min_depth(1) {
+            let entry = entry.map_err(|e| self.list_error(prefix, e.into()))?;
+            let file_type = entry.file_type();
+            if file_type.is_symlink() {
+                if let Some(key) = relative_key(&self.root, entry.path()) {
+                    self.ignore_symlink(key);
+                }
+            } else if file_type.is_file() {
+                let meta = entry
+                    .metadata()
+                    .map_err(|e| self.list_error(prefix, e.into()))?;
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                if let Some(key) = relative_key(&self.root, entry.path()) {
+                    out.push(ObjectMeta {
+                        key,
+                        size: meta.len(),
+                        etag: Some(format!("{}-{modified}", meta.len())),
+                    });
                 }
             }
         }
