@@ -96,7 +96,8 @@ pub struct RunArgs {
     pub max_object_mib: Option<usize>,
 
     /// Stored MiB of archives read before their rows are written out: bounds the memory a
-    /// run needs, whatever its length [default: 256].
+    /// run needs, whatever its length (about 0.9 GiB peak at the default on 7:1 data with
+    /// 2 jobs; each batch adds one file per partition) [default: 64].
     #[arg(long, value_name = "MIB")]
     pub batch_mib: Option<u64>,
 
@@ -318,7 +319,7 @@ impl RunArgs {
                 batch_bytes: self
                     .batch_mib
                     .or(file.batch_mib)
-                    .unwrap_or(256)
+                    .unwrap_or(64)
                     .max(1)
                     .saturating_mul(1024 * 1024),
                 shard,
