@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use ooni_normalize::{Normalized, Outcome, normalize};
 use ooni_parquet::{Measured, Provenance};
 use ooni_source::{ArchiveKey, Position, RecordError, Store, compact_test_name, read_records};
+use rayon::prelude::*;
 
 use crate::RunPlan;
 use crate::rejects::{Reject, RejectBuffer};
@@ -59,23 +60,32 @@ pub fn process_archive(
         Err(e) => return retry_later(format_chain(&e)),
     };
     let mut fates: Vec<(Position, Fate)> = Vec::new();
+    let mut chunk = Chunk::default();
     let stats = read_records(&key.key, key.format, reader, plan.limits, |item| {
         if out.retry_later.is_some() {
             return;
         }
-        match item {
+        let error = match item {
             Ok(record) => {
                 out.counts.records_read += 1;
-                let fate = process_record(key, &record, plan, &mut out);
-                fates.push((record.position, fate));
+                chunk.push(record);
+                if chunk.bytes >= CHUNK_BYTES {
+                    chunk.flush(key, plan, &mut out, &mut fates);
+                }
+                return;
             }
-            Err(RecordError::TooLarge {
+            Err(error) => error,
+        };
+        // What comes next may take back records already read: apply them first.
+        chunk.flush(key, plan, &mut out, &mut fates);
+        match error {
+            RecordError::TooLarge {
                 position,
                 len,
                 max,
                 head,
                 ..
-            }) => {
+            } => {
                 out.counts.records_read += 1;
                 out.counts.reject("too_large");
                 out.rejects.push(Reject::new(
@@ -88,15 +98,15 @@ pub fn process_archive(
                 ));
                 fates.push((position, Fate::Rejected("too_large".into())));
             }
-            Err(RecordError::Io { source, .. }) => {
+            RecordError::Io { source, .. } => {
                 out.retry_later = Some(format_chain(&source));
             }
-            Err(RecordError::Corrupt {
+            RecordError::Corrupt {
                 position,
                 retracted,
                 source,
                 ..
-            }) => {
+            } => {
                 out.counts.archive_errors += 1;
                 out.damaged = true;
                 let detail = format!(
@@ -133,7 +143,7 @@ pub fn process_archive(
                     ));
                 }
             }
-            Err(error @ RecordError::Truncated { .. }) => {
+            error @ RecordError::Truncated { .. } => {
                 let too_large = error.is_object_too_large();
                 let RecordError::Truncated {
                     position,
@@ -175,6 +185,7 @@ pub fn process_archive(
     if let Some(error) = out.retry_later.take() {
         return retry_later(error);
     }
+    chunk.flush(key, plan, &mut out, &mut fates);
     out.counts.stored_bytes = stats.stored_bytes;
     out.counts.decoded_bytes = stats.decoded_bytes;
     out.counts.other_tar_members = stats.other_members;
@@ -230,13 +241,59 @@ fn uncount(map: &mut std::collections::BTreeMap<String, u64>, reason: &str) {
     }
 }
 
-fn process_record(
+/// Records are normalized in chunks of about this many bytes, in parallel on the run's
+/// pool, so that one large archive (a skewed day, a big postcan) still keeps every core busy.
+/// Results are applied in archive order: the output does not depend on the split.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// Records read and not yet normalized.
+#[derive(Default)]
+struct Chunk {
+    records: Vec<ooni_source::Record>,
+    bytes: usize,
+}
+
+impl Chunk {
+    fn push(&mut self, record: ooni_source::Record) {
+        self.bytes += record.bytes.len();
+        self.records.push(record);
+    }
+
+    /// Normalizes the chunk's records in parallel, then applies each outcome in order.
+    fn flush(
+        &mut self,
+        key: &ArchiveKey,
+        plan: &RunPlan,
+        out: &mut ArchiveOutput,
+        fates: &mut Vec<(Position, Fate)>,
+    ) {
+        let normalized: Vec<_> = self
+            .records
+            .par_iter()
+            .map(|record| {
+                let uid = record.position.archive_uid();
+                // A bug on one odd measurement must not take the run down: it becomes a
+                // reject.
+                catch_unwind(AssertUnwindSafe(|| normalize(&record.bytes, uid)))
+                    .map_err(|panic| panic_message(&panic))
+            })
+            .collect();
+        for (record, outcome) in self.records.drain(..).zip(normalized) {
+            let fate = apply(key, &record, outcome, plan, out);
+            fates.push((record.position, fate));
+        }
+        self.bytes = 0;
+    }
+}
+
+/// What one record's normalization adds to the archive's output.
+fn apply(
     key: &ArchiveKey,
     record: &ooni_source::Record,
+    outcome: Result<Result<Outcome, ooni_normalize::NormalizeError>, String>,
     plan: &RunPlan,
     out: &mut ArchiveOutput,
 ) -> Fate {
-    let uid = record.position.archive_uid();
     let reject = |out: &mut ArchiveOutput, reason: &str, detail: String| {
         out.counts.reject(reason);
         out.rejects.push(Reject::new(
@@ -249,10 +306,9 @@ fn process_record(
         ));
         Fate::Rejected(reason.to_owned())
     };
-    // A bug on one odd measurement must not take the run down: it becomes a reject.
-    let outcome = match catch_unwind(AssertUnwindSafe(|| normalize(&record.bytes, uid))) {
+    let outcome = match outcome {
         Ok(outcome) => outcome,
-        Err(panic) => return reject(out, "panic", panic_message(&panic)),
+        Err(panic) => return reject(out, "panic", panic),
     };
     let normalized = match outcome {
         Ok(Outcome::Measurement(n)) => n,
