@@ -31,6 +31,11 @@ use ooni_normalize::{Normalized, Outcome};
 use ooni_observations::FingerprintMatches;
 use ooni_verdict::{Filled, Fingerprints, HitLocation};
 
+/// The `ooni-pipeline` binary's allocator, with `--features mimalloc`.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }
