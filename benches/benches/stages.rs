@@ -8,6 +8,7 @@
 //!
 //! - `parse`: [`ooni_model::Record::parse`] alone;
 //! - `normalize`: [`ooni_normalize::normalize`] whole (parse, row, verdict, observations);
+//!   `normalize_two_threads` the same on two threads at once (MB/s per thread);
 //! - `verdict`: [`ooni_verdict::judge_measurement`] over already-parsed measurements;
 //! - `observations`: [`ooni_observations::observe_measurement`] likewise;
 //! - `trivial_id`: [`ooni_normalize::trivial_id`] (SHAKE-128 over the record);
@@ -176,6 +177,13 @@ fn normalize(b: Bencher<'_, '_>) {
             .filter(|ok| *ok)
             .count()
     });
+}
+
+/// `normalize` on two threads at once (as `--jobs 2` runs it): the figure is per thread, so
+/// twice it is the machine's; allocator contention shows here.
+#[divan::bench(sample_count = 40, threads = 2)]
+fn normalize_two_threads(b: Bencher<'_, '_>) {
+    normalize(b);
 }
 
 #[divan::bench(sample_count = 40)]
