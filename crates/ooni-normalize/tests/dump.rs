@@ -9,27 +9,13 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::fmt::Write as _;
-use std::path::Path;
+mod common;
 
+use std::fmt::Write as _;
+
+use common::fixtures;
 use ooni_normalize::normalize;
 use serde_json::{Value, json};
-
-fn fixtures() -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ooni-real");
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| {
-            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&p).unwrap())
-        })
-        .collect();
-    out.sort();
-    out
-}
 
 /// The variants of one fixture: (label, record bytes, archive uid).
 fn variants(bytes: &[u8]) -> Vec<(String, Vec<u8>, Option<String>)> {

@@ -7,25 +7,10 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::path::Path;
+mod common;
 
+use common::fixtures;
 use ooni_normalize::{KNOWN_TEST_NAMES, Outcome, normalize};
-
-fn fixtures() -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ooni-real");
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| {
-            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&p).unwrap())
-        })
-        .collect();
-    out.sort();
-    out
-}
 
 /// The snapshot text of one record's outcome: the row's fields, or the reject.
 fn describe(raw: &[u8], uid: Option<&str>) -> String {

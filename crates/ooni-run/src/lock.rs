@@ -12,6 +12,7 @@
 //! empty or half-written; a takeover moves the stale lock aside before creating a new one,
 //! and the holder checks the token before every commit, so two runs never both commit.
 
+use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -75,7 +76,7 @@ impl Lock {
             host: hostname(),
             run_id: run_id.to_owned(),
             started: started.to_owned(),
-            token: crate::run::random_tag(),
+            token: random_tag(),
             expires_at: 0,
         };
         let mut stale = None;
@@ -281,7 +282,7 @@ fn create(path: &Path, info: &LockInfo) -> Result<bool, RunError> {
 /// Moves a stale lock aside. If what was moved is not the lock judged stale (another run
 /// took over in between), it is put back and the caller tries again.
 fn take_over(path: &Path, stale: Option<&LockInfo>) -> Result<(), RunError> {
-    let aside = path.with_file_name(format!("lock.stale-{}", crate::run::random_tag()));
+    let aside = path.with_file_name(format!("lock.stale-{}", random_tag()));
     match std::fs::rename(path, &aside) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -326,6 +327,19 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// Eight random hex digits (from the standard library's per-process random hash keys):
+/// run ids and lock tokens must differ between runs that start in the same second, even
+/// with the same PID (containers are all PID 1).
+pub(crate) fn random_tag() -> String {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("{:08x}", hasher.finish() as u32)
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! batch by batch → drop duplicates → stage → commit the batch → aggregate → summarize.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -785,7 +784,7 @@ pub(crate) fn new_run_id(now: chrono::DateTime<chrono::Utc>, scope: Scope) -> St
         "{}-{}{}",
         now.format("%Y%m%dT%H%M%SZ"),
         scope.tag_prefix(),
-        random_tag()
+        crate::lock::random_tag()
     )
 }
 
@@ -799,19 +798,6 @@ fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
-}
-
-/// Eight random hex digits (from the standard library's per-process random hash keys):
-/// run ids and lock tokens must differ between runs that start in the same second, even
-/// with the same PID (containers are all PID 1).
-pub(crate) fn random_tag() -> String {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    format!("{:08x}", hasher.finish() as u32)
 }
 
 /// `1234567` → `1.2 MB`.
