@@ -276,3 +276,248 @@ fn an_object_the_store_cannot_deliver_is_read_by_the_next_run_not_forgotten() {
     run_s3(&moto.endpoint, bucket, &reference, &az);
     assert_eq!(all_rows(&out), all_rows(&reference));
 }
+
+/// Credentials for the local S3 server (it accepts any); the output is always signed.
+const CREDENTIALS: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", "test"),
+    ("AWS_SECRET_ACCESS_KEY", "test"),
+];
+
+/// The flags of shard `shard` reading the sample from `s3://<source>` on the local S3 server
+/// through its own work directory `work` (a machine sharing no disk); `--out` is added.
+fn s3_shard_args(endpoint: &str, source: &str, work: &Path, shard: &str) -> Vec<String> {
+    [
+        "run",
+        "--source",
+        &format!("s3://{source}"),
+        "--endpoint-url",
+        endpoint,
+        "--path-style",
+        "--since",
+        "2014-01-01",
+        "--until",
+        "2026-01-01",
+        "--jobs",
+        "1",
+        "--shard",
+        shard,
+        "--work-dir",
+        work.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn s3_command(args: &[String]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ooni-pipeline"));
+    command
+        .args(args)
+        .current_dir(repo())
+        .envs(CREDENTIALS)
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_S3");
+    command
+}
+
+/// How a shard's process ended.
+struct ShardRun {
+    status: i32,
+    summary: Value,
+    stderr: String,
+}
+
+fn run_s3_shard(endpoint: &str, output: &str, work: &Path, shard: &str) -> ShardRun {
+    let (_, bucket) = server();
+    let mut args = s3_shard_args(endpoint, bucket, work, shard);
+    args.extend([
+        "--out".to_owned(),
+        format!("s3://{output}"),
+        "--json".to_owned(),
+    ]);
+    let result = s3_command(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr).into_owned();
+    let status = result.status.code().unwrap_or(-1);
+    let summary = serde_json::from_slice(&result.stdout).unwrap_or(Value::Null);
+    ShardRun {
+        status,
+        summary,
+        stderr,
+    }
+}
+
+fn aggregate_s3(endpoint: &str, output: &str, work: &Path) -> (i32, Value, String) {
+    let args: Vec<String> = [
+        "aggregate",
+        "--out",
+        &format!("s3://{output}"),
+        "--work-dir",
+        work.to_str().unwrap(),
+        "--endpoint-url",
+        endpoint,
+        "--path-style",
+        "--json",
+    ]
+    .map(String::from)
+    .to_vec();
+    let result = s3_command(&args).output().unwrap();
+    (
+        result.status.code().unwrap_or(-1),
+        serde_json::from_slice(&result.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&result.stderr).into_owned(),
+    )
+}
+
+/// Everything under `s3://bucket/prefix/`, downloaded into `dest`: what an analyst reading
+/// the bucket sees.
+fn download_output(endpoint: &str, bucket: &str, prefix: &str, dest: &Path) -> Vec<String> {
+    let store = ooni_s3::S3Store::connect(ooni_s3::S3Options {
+        bucket: bucket.into(),
+        prefix: format!("{prefix}/"),
+        endpoint_url: Some(endpoint.to_owned()),
+        path_style: true,
+        ..ooni_s3::S3Options::default()
+    })
+    .unwrap();
+    let keys: Vec<String> = ooni_source::Store::list(&store, "")
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    for key in &keys {
+        ooni_source::OutputStore::download(&store, key, &dest.join(key)).unwrap();
+    }
+    keys
+}
+
+#[test]
+fn four_shards_sharing_no_disk_write_one_s3_output_equal_to_one_unsharded_run() {
+    let (moto, _) = server();
+    let (_, expected) = local_reference();
+    // Public only so that the test can read it back unsigned; the shards sign their writes.
+    Seeder::new(&moto.endpoint).public_bucket("ooni-shards-a");
+    let output = "ooni-shards-a/night";
+    let dir = tempfile::tempdir().unwrap();
+    // Four processes at once, each with its own work directory (four pods, no shared disk).
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let (_, bucket) = server();
+            let work = dir.path().join(format!("work-{i}"));
+            let mut args = s3_shard_args(&moto.endpoint, bucket, &work, &format!("{i}/4"));
+            args.extend([
+                "--out".to_owned(),
+                format!("s3://{output}"),
+                "--json".to_owned(),
+            ]);
+            s3_command(&args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut read = 0;
+    for child in children {
+        let result = child.wait_with_output().unwrap();
+        let code = result.status.code();
+        assert!(
+            code == Some(0) || code == Some(3),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        let summary: Value = serde_json::from_slice(&result.stdout).unwrap();
+        assert_balanced(&summary);
+        assert_eq!(summary["out"], format!("s3://{output}"));
+        read += summary["new_objects"].as_u64().unwrap();
+    }
+    assert!(read > 0);
+
+    let (status, summary, stderr) = aggregate_s3(&moto.endpoint, output, &dir.path().join("merge"));
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(summary["shards"], 4);
+    let bucket_copy = dir.path().join("bucket");
+    let keys = download_output(&moto.endpoint, "ooni-shards-a", "night", &bucket_copy);
+    assert!(
+        !keys
+            .iter()
+            .any(|k| k.contains("pending-") || k.ends_with("lease.json"))
+    );
+    assert_eq!(
+        &all_rows(&bucket_copy),
+        expected,
+        "the bucket holds exactly the rows and aggregates of one unsharded run"
+    );
+
+    // A shard run again on a fresh machine reads nothing new; the fan-in again, nothing.
+    let again = run_s3_shard(&moto.endpoint, output, &dir.path().join("fresh-2"), "2/4");
+    assert!(again.status == 0 || again.status == 3, "{}", again.stderr);
+    assert_eq!(again.summary["new_objects"], 0, "{}", again.stderr);
+    let (status, summary, stderr) =
+        aggregate_s3(&moto.endpoint, output, &dir.path().join("merge-elsewhere"));
+    assert_eq!(status, 0, "{stderr}");
+    assert_eq!(summary["days_aggregated"].as_array().unwrap().len(), 0);
+    let after = dir.path().join("bucket-after");
+    download_output(&moto.endpoint, "ooni-shards-a", "night", &after);
+    assert_eq!(&all_rows(&after), expected);
+}
+
+#[test]
+fn s3_shards_killed_doubled_or_missing_never_change_the_output() {
+    let (moto, bucket) = server();
+    let (_, expected) = local_reference();
+    Seeder::new(&moto.endpoint).public_bucket("ooni-shards-b");
+    let output = "ooni-shards-b/night";
+    let dir = tempfile::tempdir().unwrap();
+    let work = |name: &str| dir.path().join(name);
+
+    let first = run_s3_shard(&moto.endpoint, output, &work("w0"), "0/3");
+    assert!(first.status == 0 || first.status == 3, "{}", first.stderr);
+    let (status, _, stderr) = aggregate_s3(&moto.endpoint, output, &work("merge"));
+    assert_eq!(status, 1);
+    assert!(stderr.contains("shard 1/3 has not committed"), "{stderr}");
+    assert!(stderr.contains("shard 2/3 has not committed"), "{stderr}");
+    assert!(
+        stderr.contains("s3://ooni-shards-b/night/_state/shards/3/2/manifest.json"),
+        "{stderr}"
+    );
+
+    // Shard 1 killed after uploading a batch's files, before the manifest commits them;
+    // meanwhile a second copy of the same index is refused.
+    let flag = dir.path().join("paused");
+    let args = s3_shard_args(&moto.endpoint, bucket, &work("w1-first"), "1/3");
+    let target = Path::new("s3://ooni-shards-b/night");
+    let mut child = start_paused_with(&args, target, "upload:1", &flag, &CREDENTIALS)
+        .expect("exited before pausing");
+    let twin = run_s3_shard(&moto.endpoint, output, &work("w1-twin"), "1/3");
+    assert_eq!(twin.status, 1, "two copies of one shard never both commit");
+    assert!(twin.stderr.contains("is locked by run"), "{}", twin.stderr);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = download_output(&moto.endpoint, "ooni-shards-b", "night", &work("left"));
+    assert!(left.iter().any(|k| k.contains("/pending-")), "{left:?}");
+
+    // Rerun on another machine (an empty work directory): the orphans go, the rest is read.
+    let rerun = run_s3_shard(&moto.endpoint, output, &work("w1-second"), "1/3");
+    assert!(rerun.status == 0 || rerun.status == 3, "{}", rerun.stderr);
+    assert!(
+        rerun.stderr.contains("took over the stale lease"),
+        "{}",
+        rerun.stderr
+    );
+    assert!(
+        rerun.stderr.contains("left uncommitted"),
+        "{}",
+        rerun.stderr
+    );
+    // The same shard once more: nothing changes.
+    let twice = run_s3_shard(&moto.endpoint, output, &work("w1-third"), "1/3");
+    assert_eq!(twice.summary["new_objects"], 0, "{}", twice.stderr);
+    let last = run_s3_shard(&moto.endpoint, output, &work("w2"), "2/3");
+    assert!(last.status == 0 || last.status == 3, "{}", last.stderr);
+
+    let (status, _, stderr) = aggregate_s3(&moto.endpoint, output, &work("merge"));
+    assert_eq!(status, 0, "{stderr}");
+    let copy = work("bucket");
+    let keys = download_output(&moto.endpoint, "ooni-shards-b", "night", &copy);
+    assert!(!keys.iter().any(|k| k.contains("pending-")), "{keys:?}");
+    assert_eq!(&all_rows(&copy), expected);
+}

@@ -183,19 +183,3 @@ fn an_unsharded_run_and_shards_never_share_an_output() {
     assert_eq!(whole.status, 1);
     assert!(whole.stderr.contains("sharded run"), "{}", whole.stderr);
 }
-
-#[test]
-fn shards_with_an_s3_output_are_refused_as_a_usage_error() {
-    let output = pipeline(&[
-        "run",
-        "--config",
-        "pipelines/azerbaijan-2020.toml",
-        "--shard",
-        "0/2",
-        "--out",
-        "s3://bucket/prefix",
-    ]);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("not supported yet"), "{stderr}");
-}

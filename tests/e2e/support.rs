@@ -326,9 +326,21 @@ pub fn start_paused(
     point: &str,
     flag: &Path,
 ) -> Option<std::process::Child> {
+    start_paused_with(args, out, point, flag, &[])
+}
+
+/// [`start_paused`] with extra environment variables (credentials for the local S3 server).
+pub fn start_paused_with(
+    args: &[String],
+    out: &Path,
+    point: &str,
+    flag: &Path,
+    envs: &[(&str, &str)],
+) -> Option<std::process::Child> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ooni-pipeline-paused"))
         .args(args)
         .args(["--out", out.to_str().unwrap()])
+        .envs(envs.iter().copied())
         .current_dir(repo())
         .env("OONI_PIPELINE_PAUSE_AT", point)
         .env("OONI_PIPELINE_PAUSE_FILE", flag)

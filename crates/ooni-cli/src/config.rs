@@ -53,13 +53,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME,NAME", value_delimiter = ',')]
     pub test_name: Vec<String>,
 
-    /// Output directory [default: ./ooni-out], or s3://BUCKET/PREFIX: files are then built
-    /// in --work-dir and uploaded once each is complete and committed.
+    /// Output directory [default: ./ooni-out], or s3://BUCKET/PREFIX: the output and its
+    /// state then live in the bucket (each commit a conditional write, so shards on
+    /// machines that share no disk can write one output), built in --work-dir.
     #[arg(long, value_name = "DIR|URL")]
     pub out: Option<String>,
 
-    /// Local directory that holds the output (and its state) when --out is s3://
-    /// [default: ./ooni-out-work].
+    /// Local cache of an s3:// output, where files are built before they are uploaded
+    /// [default: ./ooni-out-work]. It may be empty or lost: the bucket holds the state.
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
 
@@ -192,8 +193,8 @@ pub struct Config {
     pub source: SourceSpec,
     /// How to reach S3 (source and s3:// output).
     pub s3: S3Access,
-    /// Where committed files are uploaded, when --out is s3:// (bucket, prefix).
-    pub upload: Option<(String, String)>,
+    /// The bucket and prefix that hold the output, when --out is s3://.
+    pub output: Option<(String, String)>,
     /// The run itself.
     pub run: RunPlan,
 }
@@ -255,7 +256,7 @@ impl RunArgs {
             .out
             .or(file.out)
             .unwrap_or_else(|| "ooni-out".to_owned());
-        let (out, upload) = match parse_s3_url(&out_arg)? {
+        let (out, output) = match parse_s3_url(&out_arg)? {
             Some(target) => (
                 self.work_dir
                     .or(file.work_dir)
@@ -277,12 +278,6 @@ impl RunArgs {
             .or(file.shard)
             .map(|s| parse_shard(&s, |name| std::env::var(name).ok()))
             .transpose()?;
-        if shard.is_some() && upload.is_some() {
-            bail!(
-                "--shard with --out s3://… is not supported yet: the shards of a plan must share \
-                 one output directory (one machine or a shared volume); see docs/scale-out.md"
-            );
-        }
         let max_record_mib = self.max_record_mib.or(file.max_record_mib).unwrap_or(16);
         let max_object_mib = self.max_object_mib.or(file.max_object_mib).unwrap_or(4096);
         Ok(Config {
@@ -296,7 +291,7 @@ impl RunArgs {
                 path_style: self.path_style || file.path_style,
                 signed: self.signed || file.signed,
             },
-            upload,
+            output,
             run: RunPlan {
                 selection: Selection {
                     since,
@@ -310,6 +305,7 @@ impl RunArgs {
                     cans: self.cans || file.cans,
                 },
                 out,
+                remote: None,
                 jobs,
                 limits: Limits {
                     max_record_bytes: max_record_mib.saturating_mul(1024 * 1024),
@@ -399,7 +395,7 @@ fn day_arg(flag: &str, value: Option<String>) -> anyhow::Result<Option<NaiveDate
 }
 
 /// `s3://bucket/some/prefix` → `("bucket", "some/prefix/")`; `None` for anything else.
-fn parse_s3_url(url: &str) -> anyhow::Result<Option<(String, String)>> {
+pub(crate) fn parse_s3_url(url: &str) -> anyhow::Result<Option<(String, String)>> {
     let Some(rest) = url.strip_prefix("s3://") else {
         return Ok(None);
     };

@@ -79,10 +79,25 @@ enum Command {
     /// that shard touched.
     ///
     /// Example: ooni-pipeline aggregate --out ./ooni-out
+    ///          ooni-pipeline aggregate --out s3://my-bucket/ooni --work-dir /cache
     Aggregate {
-        /// The output directory the shards wrote to.
+        /// The output the shards wrote to: a directory, or s3://BUCKET/PREFIX.
+        #[arg(long, value_name = "DIR|URL")]
+        out: String,
+        /// Local cache of an s3:// output: the shards' files are downloaded there to be
+        /// aggregated (keep it between nights to download only what changed)
+        /// [default: ./ooni-out-work].
         #[arg(long, value_name = "DIR")]
-        out: std::path::PathBuf,
+        work_dir: Option<std::path::PathBuf>,
+        /// S3 endpoint for S3-compatible stores (also AWS_ENDPOINT_URL); default: AWS.
+        #[arg(long, value_name = "URL")]
+        endpoint_url: Option<String>,
+        /// AWS region of the output bucket [default: eu-central-1].
+        #[arg(long, value_name = "REGION", default_value = "eu-central-1")]
+        region: String,
+        /// Path-style S3 addressing (some S3-compatible stores need it).
+        #[arg(long)]
+        path_style: bool,
         /// The plan's number of shards, when the directory holds several plans.
         #[arg(long, value_name = "N")]
         shards: Option<u32>,
@@ -221,14 +236,15 @@ fn dispatch(command: Command, observer: &dyn Observer) -> anyhow::Result<Status>
     let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
     match command {
         Command::Run { args, json } => {
-            let config = args.resolve(now.date_naive())?;
+            let mut config = args.resolve(now.date_naive())?;
             let stop = signals::Stop::install().context("installing signal handlers")?;
             let console = Console::new(&stop, observer);
             let store = open_store(&config)?;
-            let summary = ooni_run::run(&config.run, store.as_ref(), &console)?;
-            if summary.interrupted.is_none() {
-                upload(&config, &summary)?;
+            if let Some((bucket, prefix)) = &config.output {
+                let output = connect_s3(&config.s3, bucket, prefix, true)?;
+                config.run.remote = Some(std::sync::Arc::new(output));
             }
+            let summary = ooni_run::run(&config.run, store.as_ref(), &console)?;
             let mut stdout = std::io::stdout().lock();
             if json {
                 writeln!(stdout, "{}", serde_json::to_string_pretty(&summary)?)?;
@@ -324,10 +340,41 @@ fn dispatch(command: Command, observer: &dyn Observer) -> anyhow::Result<Status>
             ooni_report::export_csv(kind, &files, &filter, std::io::stdout().lock())?;
             Ok(Status::Success)
         }
-        Command::Aggregate { out, shards, json } => {
+        Command::Aggregate {
+            out,
+            work_dir,
+            endpoint_url,
+            region,
+            path_style,
+            shards,
+            json,
+        } => {
             // Not interruptible: a signal ends it as it always did (its lock then goes stale).
             let stop = signals::Stop::default();
-            let summary = ooni_run::aggregate(&out, shards, &Console::new(&stop, observer))?;
+            let (dir, remote) = match config::parse_s3_url(&out).map_err(config::UsageError)? {
+                Some((bucket, prefix)) => {
+                    let access = config::S3Access {
+                        region,
+                        endpoint_url,
+                        path_style,
+                        signed: true,
+                    };
+                    let store = connect_s3(&access, &bucket, &prefix, true)?;
+                    let remote: std::sync::Arc<dyn ooni_source::OutputStore> =
+                        std::sync::Arc::new(store);
+                    let dir = work_dir.unwrap_or_else(|| "ooni-out-work".into());
+                    (dir, Some(remote))
+                }
+                None if out.contains("://") => {
+                    return Err(config::UsageError(anyhow::anyhow!(
+                        "--out {out:?}: only local directories and s3:// URLs are supported"
+                    ))
+                    .into());
+                }
+                None => (std::path::PathBuf::from(out), None),
+            };
+            let summary =
+                ooni_run::aggregate(&dir, shards, remote, &Console::new(&stop, observer))?;
             let mut stdout = std::io::stdout().lock();
             if json {
                 writeln!(stdout, "{}", serde_json::to_string_pretty(&summary)?)?;
@@ -349,14 +396,17 @@ fn dispatch(command: Command, observer: &dyn Observer) -> anyhow::Result<Status>
 fn open_store(plan: &Config) -> anyhow::Result<Box<dyn ooni_source::Store>> {
     match &plan.source {
         SourceSpec::Local(dir) => Ok(Box::new(ooni_source::LocalStore::new(dir))),
-        SourceSpec::S3 { bucket, prefix } => {
-            Ok(Box::new(connect_s3(plan, bucket, prefix, plan.s3.signed)?))
-        }
+        SourceSpec::S3 { bucket, prefix } => Ok(Box::new(connect_s3(
+            &plan.s3,
+            bucket,
+            prefix,
+            plan.s3.signed,
+        )?)),
     }
 }
 
 fn connect_s3(
-    plan: &Config,
+    access: &config::S3Access,
     bucket: &str,
     prefix: &str,
     signed: bool,
@@ -364,38 +414,14 @@ fn connect_s3(
     let options = ooni_s3::S3Options {
         bucket: bucket.to_owned(),
         prefix: prefix.to_owned(),
-        region: plan.s3.region.clone(),
-        endpoint_url: plan.s3.endpoint_url.clone(),
-        path_style: plan.s3.path_style,
+        region: access.region.clone(),
+        endpoint_url: access.endpoint_url.clone(),
+        path_style: access.path_style,
         signed,
         ..ooni_s3::S3Options::default()
     };
     ooni_s3::S3Store::connect(options)
         .with_context(|| format!("connecting to s3://{bucket}/{prefix}"))
-}
-
-/// `--out s3://…`: uploads what the run committed (and the state that records it), each
-/// file once it is complete; the manifest last, so the bucket's state never names a file
-/// it does not have.
-fn upload(plan: &Config, summary: &RunSummary) -> anyhow::Result<()> {
-    let Some((bucket, prefix)) = &plan.upload else {
-        return Ok(());
-    };
-    let store = connect_s3(plan, bucket, prefix, true)?;
-    let files = summary.written_files.iter().cloned().chain([
-        format!("_runs/{}.json", summary.run_id),
-        "_state/manifest.json".to_owned(),
-    ]);
-    for rel in files {
-        store
-            .upload_file(&plan.run.out.join(&rel), &rel)
-            .with_context(|| format!("uploading {rel} to s3://{bucket}/{prefix}"))?;
-    }
-    log(&format!(
-        "uploaded {} files to s3://{bucket}/{prefix}",
-        summary.written_files.len() + 2
-    ));
-    Ok(())
 }
 
 fn list(store: &dyn ooni_source::Store, config: &Config) -> anyhow::Result<()> {

@@ -37,6 +37,9 @@ pub enum RunError {
         #[source]
         source: ooni_source::StoreError,
     },
+    /// A request to the remote output (`--out s3://…`) failed, after the store's retries.
+    #[error(transparent)]
+    Remote(Box<ooni_source::OutputError>),
     /// A Parquet file could not be written or read back.
     #[error("{what}")]
     Parquet {

@@ -6,11 +6,13 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::lock::Lock;
+use crate::remote::Remote;
 use crate::state::{self, Manifest, Scope, Shard};
 use crate::summary::WorstCell;
 use crate::{Event, Observer, RunError};
@@ -37,20 +39,42 @@ pub struct FanInSummary {
 }
 
 /// Runs the fan-in over `out`; `shards` picks the plan when the directory holds more than
-/// one.
+/// one. With `remote`, the shards' output and state are read from that bucket (`out` is the
+/// local work directory that caches it) and the aggregates are committed there.
 pub fn aggregate(
     out: &Path,
     shards: Option<u32>,
+    remote: Option<Arc<dyn ooni_source::OutputStore>>,
     observer: &dyn Observer,
 ) -> Result<FanInSummary, RunError> {
     let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
     let run_id = crate::run::new_run_id(now, Scope::Aggregate);
     let (run_id, started_at) = (run_id.as_str(), now.to_rfc3339());
     let note = |message: &str| observer.event(Event::Note(message));
+    let remote = match remote {
+        Some(store) => {
+            let (remote, synced) = Remote::open(
+                store,
+                out,
+                Scope::Aggregate,
+                run_id,
+                &started_at,
+                false,
+                &note,
+            )?;
+            if let Some(stale) = &synced.stale_lease {
+                note(stale);
+            }
+            Some(remote)
+        }
+        None => None,
+    };
+    let location = remote
+        .as_ref()
+        .map_or_else(|| out.display().to_string(), Remote::location);
     if out.join("_state/manifest.json").is_file() {
         return Err(crate::RunError::refused(format!(
-            "{} holds an unsharded run's output, whose runs aggregate by themselves",
-            out.display()
+            "{location} holds an unsharded run's output, whose runs aggregate by themselves"
         )));
     }
     let plans = state::shard_plans(out);
@@ -59,15 +83,12 @@ pub fn aggregate(
         (None, 1) => plans.keys().copied().next().unwrap_or(1),
         (None, 0) => {
             return Err(crate::RunError::refused(format!(
-                "no shard has committed into {} yet: run `ooni-pipeline run --shard I/N --out {}` for every I first",
-                out.display(),
-                out.display()
+                "no shard has committed into {location} yet: run `ooni-pipeline run --shard I/N --out {location}` for every I first"
             )));
         }
         (None, _) => {
             return Err(crate::RunError::refused(format!(
-                "{} holds shards of several plans ({}): say which with --shards N",
-                out.display(),
+                "{location} holds shards of several plans ({}): say which with --shards N",
                 state::plan_sizes(&plans)
             )));
         }
@@ -79,10 +100,11 @@ pub fn aggregate(
         let scope = Scope::Shard(shard);
         let path = scope.state_dir(out).join("manifest.json");
         if !path.is_file() {
-            problems.push(format!(
-                "shard {shard} has not committed (no {})",
-                path.display()
-            ));
+            let expected = match &remote {
+                Some(remote) => format!("{}/{}", remote.location(), state::relative(out, &path)),
+                None => path.display().to_string(),
+            };
+            problems.push(format!("shard {shard} has not committed (no {expected})"));
             continue;
         }
         let manifest = Manifest::load(out, scope)?;
@@ -103,8 +125,7 @@ pub fn aggregate(
     }
     if !problems.is_empty() {
         return Err(crate::RunError::refused(format!(
-            "not aggregating {}: {}",
-            out.display(),
+            "not aggregating {location}: {}",
             problems.join("; ")
         )));
     }
@@ -115,7 +136,7 @@ pub fn aggregate(
         note(stale);
     }
     let mut manifest = Manifest::load(out, scope)?;
-    manifest.reconcile(out, scope)?;
+    manifest.reconcile(out, scope, remote.is_some())?;
     let changed: BTreeSet<String> = inputs
         .symmetric_difference(&manifest.aggregated_inputs)
         .filter_map(|f| state::day_of(f))
@@ -132,6 +153,9 @@ pub fn aggregate(
         _ => (NaiveDate::MIN, NaiveDate::MIN),
     };
     lock.check()?;
+    if let Some(remote) = &remote {
+        remote.ensure(out, crate::tables::aggregation_reads(&inputs, &manifest))?;
+    }
     let aggregates = crate::tables::aggregate_stale_days(
         out,
         scope,
@@ -148,9 +172,12 @@ pub fn aggregate(
         days: format!("{} days", days_aggregated.len()),
     });
     manifest.save(out, scope)?;
+    if let Some(remote) = &remote {
+        remote.push(out, &manifest, &aggregates.files, observer)?;
+    }
     let summary = FanInSummary {
         run_id: run_id.to_owned(),
-        out: out.display().to_string(),
+        out: location,
         shards: count,
         input_files: inputs.len() as u64,
         days_aggregated,
@@ -160,6 +187,9 @@ pub fn aggregate(
     };
     let path = out.join("_runs").join(format!("{run_id}.json"));
     state::write_atomically(&path, &serde_json::to_vec_pretty(&summary)?)?;
+    if let Some(remote) = &remote {
+        remote.upload(out, &state::relative(out, &path))?;
+    }
     drop(lock);
     Ok(summary)
 }

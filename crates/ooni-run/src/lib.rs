@@ -47,6 +47,7 @@
 //!     full_refresh: false,
 //!     batch_bytes: 64 << 20,
 //!     shard: None,
+//!     remote: None,
 //! };
 //! let summary = ooni_run::run(&plan, &LocalStore::new("examples/bucket"), &Notes)?;
 //! assert!(summary.conservation.holds);
@@ -59,6 +60,7 @@ mod lock;
 mod plan;
 mod read;
 mod rejects;
+mod remote;
 mod run;
 mod shards;
 mod state;
@@ -124,6 +126,12 @@ pub enum Event<'a> {
     AggregateWritten {
         /// The file.
         path: &'a Path,
+    },
+    /// A commit's files were uploaded to the remote output, before the conditional write
+    /// of the manifest that commits them.
+    Uploaded {
+        /// How many.
+        files: u64,
     },
 }
 

@@ -71,14 +71,7 @@ impl Lock {
     ) -> Result<(Lock, Option<String>), RunError> {
         std::fs::create_dir_all(dir).at("creating", dir)?;
         let path = dir.join("lock");
-        let mut info = LockInfo {
-            pid: std::process::id(),
-            host: hostname(),
-            run_id: run_id.to_owned(),
-            started: started.to_owned(),
-            token: random_tag(),
-            expires_at: 0,
-        };
+        let mut info = new_info(run_id, started);
         let mut stale = None;
         for _ in 0..5 {
             info.expires_at = now_secs() + LEASE.as_secs();
@@ -189,8 +182,20 @@ impl Drop for Lock {
     }
 }
 
+/// This process as a holder of `run_id`, with a fresh token and no lease yet.
+pub(crate) fn new_info(run_id: &str, started: &str) -> LockInfo {
+    LockInfo {
+        pid: std::process::id(),
+        host: hostname(),
+        run_id: run_id.to_owned(),
+        started: started.to_owned(),
+        token: random_tag(),
+        expires_at: 0,
+    }
+}
+
 /// What can be told about a holder without waiting.
-fn judge(holder: &LockInfo, me: &LockInfo) -> Watch {
+pub(crate) fn judge(holder: &LockInfo, me: &LockInfo) -> Watch {
     let now = now_secs();
     if holder.expires_at <= now {
         return Watch::Stale(if holder.expires_at == 0 {
@@ -230,7 +235,7 @@ fn watch_or(watch: Watch, holder: &LockInfo, path: &Path, note: &dyn Fn(&str)) -
 }
 
 /// What is known about a lock's holder.
-enum Watch {
+pub(crate) enum Watch {
     /// It is alive (it renewed its lease, or it is a running ooni-pipeline on this host).
     Alive,
     /// Nothing yet: it may be alive on another host.
@@ -317,7 +322,7 @@ fn read(path: &Path) -> Option<LockInfo> {
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

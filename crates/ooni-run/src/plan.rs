@@ -2,8 +2,10 @@
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
-use ooni_source::{Limits, Selection};
+use ooni_source::{Limits, OutputStore, Selection};
 
 use crate::state::Shard;
 
@@ -12,8 +14,12 @@ use crate::state::Shard;
 pub struct RunPlan {
     /// What to read.
     pub selection: Selection,
-    /// Where to write.
+    /// Where to write: the output directory, or, with [`RunPlan::remote`], the local work
+    /// directory that caches the remote output.
     pub out: PathBuf,
+    /// The bucket that holds the output and its state, when they must outlive the machine
+    /// (`--out s3://…`): each commit is pushed there, conditionally.
+    pub remote: Option<Arc<dyn OutputStore>>,
     /// Worker threads.
     pub jobs: usize,
     /// Record and object size limits.

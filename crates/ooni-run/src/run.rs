@@ -16,6 +16,7 @@ use crate::error::IoContext;
 use crate::lock::Lock;
 use crate::read::{ArchiveOutput, process_archive};
 use crate::rejects::RejectWriter;
+use crate::remote::Remote;
 use crate::state::{self, Manifest, Scope};
 use crate::summary::{Conservation, Counts, Fallback, Requests, RetryLater, RunSummary};
 use crate::{Event, Observer, RunError, RunPlan};
@@ -43,6 +44,9 @@ pub fn run(
     if let Some(stale) = &stale_lock {
         note(stale);
     }
+    let remote = open_remote(plan, scope, run_id, &started_at, &note)?;
+    let remote = remote.as_ref();
+    check_mode(&plan.out, scope)?;
     if plan.full_refresh {
         let removed = state::full_refresh(&plan.out, scope)?;
         note(&format!(
@@ -51,7 +55,7 @@ pub fn run(
         ));
     }
     let mut manifest = Manifest::load(&plan.out, scope)?;
-    let repairs = manifest.reconcile(&plan.out, scope)?;
+    let repairs = manifest.reconcile(&plan.out, scope, remote.is_some())?;
     if repairs.uncommitted_removed > 0 {
         note(&format!(
             "removed {} files an interrupted run left uncommitted; its objects are read again",
@@ -70,6 +74,9 @@ pub fn run(
         days: format!("{}..{}", plan.selection.since, plan.selection.until),
     });
     manifest.save(&plan.out, scope)?;
+    if let Some(remote) = remote {
+        remote.push(&plan.out, &manifest, &[], observer)?;
+    }
     // Files other shards committed: a measurement whose (country, test) moved to this shard
     // since must still be recognised as written.
     let others = other_scopes_files(&plan.out, scope);
@@ -174,6 +181,7 @@ pub fn run(
             listed: &listed,
             filter: &filter,
             others: &others,
+            remote,
             observer,
         };
         let staged = stage_batch(&context, &manifest, read, rejects, &mut totals)?;
@@ -206,6 +214,12 @@ pub fn run(
         aggregated_days = manifest.stale_aggregate_days.len() as u64;
         lock.check()?;
         let inputs = manifest.files.clone();
+        if let Some(remote) = remote {
+            remote.ensure(
+                &plan.out,
+                crate::tables::aggregation_reads(&inputs, &manifest),
+            )?;
+        }
         let window = (plan.selection.since, plan.selection.until);
         let aggregates = crate::tables::aggregate_stale_days(
             &plan.out,
@@ -216,6 +230,9 @@ pub fn run(
             window,
             observer,
         )?;
+        if let Some(remote) = remote {
+            remote.push(&plan.out, &manifest, &aggregates.files, observer)?;
+        }
         totals.written_files.extend(aggregates.files);
         worst_cells = aggregates.worst_cells;
         seconds.insert(
@@ -227,6 +244,9 @@ pub fn run(
         last.finished = interrupted.is_none();
     }
     manifest.save(&plan.out, scope)?;
+    if let Some(remote) = remote {
+        remote.push(&plan.out, &manifest, &[], observer)?;
+    }
     seconds.insert("total".to_owned(), started.elapsed().as_secs_f64());
 
     let stats = store.request_stats();
@@ -244,7 +264,9 @@ pub fn run(
         shard_plan,
         probe_cc: plan.selection.probe_cc.iter().cloned().collect(),
         test_names: plan.selection.test_names.iter().cloned().collect(),
-        out: plan.out.display().to_string(),
+        out: remote.map_or_else(|| plan.out.display().to_string(), Remote::location),
+        work_dir: remote.map(|_| plan.out.display().to_string()),
+        files_downloaded: remote.map_or(0, Remote::downloaded),
         jobs: plan.jobs,
         archives_listed,
         bytes_listed,
@@ -295,7 +317,10 @@ pub fn run(
         peak_rss_bytes: peak_rss_bytes(),
         worst_cells,
     };
-    write_summary(&plan.out, &summary)?;
+    let summary_path = write_summary(&plan.out, &summary)?;
+    if let Some(remote) = remote {
+        remote.upload(&plan.out, &state::relative(&plan.out, &summary_path))?;
+    }
     drop(lock);
     Ok(summary)
 }
@@ -389,6 +414,8 @@ struct BatchContext<'a> {
     filter: &'a str,
     /// Partition files committed by other scopes (other shards).
     others: &'a BTreeSet<String>,
+    /// The bucket that holds the output, when it is remote.
+    remote: Option<&'a Remote>,
     /// Who follows the run.
     observer: &'a dyn Observer,
 }
@@ -445,9 +472,8 @@ fn stage_batch(
         totals.duplicates_in_run += (before - rows.len()) as u64;
     }
     totals.already_in_output += drop_already_written(
-        context.out,
+        context,
         &manifest.files,
-        context.others,
         &mut partitions,
         &mut totals.committed_ids,
     )?;
@@ -504,6 +530,10 @@ fn commit_batch(
         manifest.runs.push(run_id.to_owned());
     }
     manifest.save(out, context.scope)?;
+    if let Some(remote) = context.remote {
+        let written: Vec<String> = staged.files.iter().map(|(_, rel)| rel.clone()).collect();
+        remote.push(out, manifest, &written, context.observer)?;
+    }
     std::fs::remove_file(&pending).at("removing", &pending)?;
     totals.batches_committed += 1;
     totals
@@ -521,6 +551,47 @@ fn remove_staging(out: &Path, run_id: &str) -> Result<(), RunError> {
             Ok(())
         }
     }
+}
+
+/// Takes the remote output's lease and syncs the local directory with it, when the output
+/// is remote; tells the operator what the sync found.
+fn open_remote(
+    plan: &RunPlan,
+    scope: Scope,
+    run_id: &str,
+    started_at: &str,
+    note: &dyn Fn(&str),
+) -> Result<Option<Remote>, RunError> {
+    let Some(store) = &plan.remote else {
+        return Ok(None);
+    };
+    let (remote, synced) = Remote::open(
+        std::sync::Arc::clone(store),
+        &plan.out,
+        scope,
+        run_id,
+        started_at,
+        plan.full_refresh,
+        note,
+    )?;
+    if let Some(stale) = &synced.stale_lease {
+        note(stale);
+    }
+    if synced.orphans_removed > 0 {
+        note(&format!(
+            "removed {} files an interrupted run left uncommitted in {}",
+            synced.orphans_removed,
+            remote.location()
+        ));
+    }
+    if synced.local_replaced {
+        note(&format!(
+            "{} did not hold {}'s state: replaced it with the bucket's (files are downloaded when read)",
+            plan.out.display(),
+            remote.location()
+        ));
+    }
+    Ok(Some(remote))
 }
 
 /// An unsharded run and shards never share an output directory: their files would not
@@ -644,12 +715,12 @@ fn batches<'a>(
 /// Drops measurements that committed files of their partition already hold (same content
 /// id): late uploads and re-read objects never add duplicates. Returns how many.
 fn drop_already_written(
-    out: &Path,
+    context: &BatchContext<'_>,
     files: &BTreeSet<String>,
-    others: &BTreeSet<String>,
     partitions: &mut Partitions,
     committed: &mut CommittedIds,
 ) -> Result<u64, RunError> {
+    let (out, others) = (context.out, context.others);
     let mut dropped = 0;
     for ((test_name, day), rows) in partitions.iter_mut() {
         let key = (test_name.clone(), *day);
@@ -660,12 +731,16 @@ fn drop_already_written(
                         parquet_error(format!("measurements of {test_name}"), source)
                     })?;
             let prefix = format!("{}/", state::relative(out, &dir));
-            let mut ids = HashSet::new();
-            for file in files
+            let partition: Vec<&String> = files
                 .iter()
                 .chain(others.iter())
                 .filter(|f| f.starts_with(&prefix))
-            {
+                .collect();
+            if let Some(remote) = context.remote {
+                remote.ensure(out, partition.iter().copied())?;
+            }
+            let mut ids = HashSet::new();
+            for file in partition {
                 ids.extend(
                     ooni_parquet::read_string_column(&out.join(file), "content_id").map_err(
                         |source| {

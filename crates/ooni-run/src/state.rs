@@ -255,7 +255,15 @@ impl Manifest {
     /// name that the manifest does not), repairs committed files that are gone (their
     /// siblings of the same batch and partition are removed and the objects of that run
     /// read again), and refuses files in the pipeline's own name space that nothing lists.
-    pub fn reconcile(&mut self, out: &Path, scope: Scope) -> Result<Repairs, RunError> {
+    ///
+    /// With `files_elsewhere` (a remote output, whose bucket holds the committed files), a
+    /// committed file the local directory lacks is not missing: it is downloaded when read.
+    pub fn reconcile(
+        &mut self,
+        out: &Path,
+        scope: Scope,
+        files_elsewhere: bool,
+    ) -> Result<Repairs, RunError> {
         let mut repairs = Repairs::default();
         repairs.uncommitted_removed += remove_staging_of(out, scope)?;
         for pending in pending_lists(out, scope)? {
@@ -280,6 +288,7 @@ impl Manifest {
         let missing: Vec<String> = self
             .files
             .iter()
+            .filter(|_| !files_elsewhere)
             .filter(|rel| !is_regular_file(&out.join(rel.as_str())))
             .cloned()
             .collect();
@@ -685,6 +694,24 @@ pub fn shard_plans(out: &Path) -> BTreeMap<u32, BTreeSet<u32>> {
     plans
 }
 
+/// The manifests of every scope in `out` (`_state/manifest.json`,
+/// `_state/shards/<n>/<i>/manifest.json`, `_state/aggregate/manifest.json`), relative.
+pub fn local_manifests(out: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for scope in [Scope::Whole, Scope::Aggregate] {
+        if manifest_path(out, scope).is_file() {
+            found.push(relative(out, &manifest_path(out, scope)));
+        }
+    }
+    for (count, indices) in shard_plans(out) {
+        for index in indices {
+            let path = manifest_path(out, Scope::Shard(Shard { index, count }));
+            found.push(relative(out, &path));
+        }
+    }
+    found
+}
+
 /// Writes `bytes` to `path` through a `.tmp` sibling, fsync and rename; every error names
 /// the file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
@@ -793,7 +820,7 @@ mod tests {
             .objects
             .insert("b".into(), record("20201022T000000Z-cd34"));
         std::fs::remove_file(out.join(PART.replace("measurements", "observations"))).unwrap();
-        let repairs = manifest.reconcile(out, Scope::Whole).unwrap();
+        let repairs = manifest.reconcile(out, Scope::Whole, false).unwrap();
         assert_eq!(repairs.missing_files.len(), 1);
         assert_eq!(repairs.objects_to_reread, 1);
         assert!(manifest.files.is_empty());
@@ -809,7 +836,7 @@ mod tests {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, b"x").unwrap();
         let err = Manifest::default()
-            .reconcile(dir.path(), Scope::Whole)
+            .reconcile(dir.path(), Scope::Whole, false)
             .unwrap_err();
         let text = format!("{err:#}");
         assert!(

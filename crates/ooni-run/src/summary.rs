@@ -166,8 +166,13 @@ pub struct RunSummary {
     pub probe_cc: Vec<String>,
     /// Tests selected, key spelling (empty: all).
     pub test_names: Vec<String>,
-    /// Output directory.
+    /// Output directory, or the bucket (`s3://…`) that holds a remote output.
     pub out: String,
+    /// The local directory a remote output was built in (`--work-dir`).
+    pub work_dir: Option<String>,
+    /// Committed files of a remote output downloaded into the work directory (to find
+    /// duplicates, to aggregate).
+    pub files_downloaded: u64,
     /// Worker threads.
     pub jobs: usize,
     /// Objects listed in the selection.

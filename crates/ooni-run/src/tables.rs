@@ -58,6 +58,24 @@ pub fn aggregate_stale_days(
     Ok(aggregates)
 }
 
+/// The committed files aggregation reads: the partition files of `inputs` and the
+/// aggregates of `manifest` (the blocking events are recomputed over the whole history).
+pub fn aggregation_reads<'a>(
+    inputs: &'a BTreeSet<String>,
+    manifest: &'a Manifest,
+) -> impl Iterator<Item = &'a String> {
+    let wanted = |rel: &&String| {
+        matches!(
+            state::classify(rel),
+            Some(state::Owned::Part { .. } | state::Owned::Aggregate { .. })
+        )
+    };
+    inputs
+        .iter()
+        .filter(wanted)
+        .chain(manifest.files.iter().filter(wanted))
+}
+
 /// Rewrites `failure_rates/<day>.parquet` and `ooni_counts/<day>.parquet` for every day in
 /// `manifest.stale_aggregate_days` from the partition files in `inputs`, recording the
 /// files in the manifest (the caller saves it). Each file is written in the staging area

@@ -16,24 +16,7 @@ use crate::error::S3Error;
 use crate::retry::Failure;
 use crate::store::{Inner, Stats};
 
-/// The outcome of a conditional write ([`S3Store::put_if_absent`](crate::S3Store::put_if_absent),
-/// [`S3Store::put_if_match`](crate::S3Store::put_if_match)).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[must_use = "a conditional write may not have happened"]
-pub enum Conditional {
-    /// The object now holds the bytes given.
-    Written {
-        /// Its new ETag, quoted as S3 sends it: what the next
-        /// [`put_if_match`](crate::S3Store::put_if_match) must name.
-        etag: String,
-    },
-    /// The condition did not hold, and nothing was written: the key already exists
-    /// (`put_if_absent`), or it does not hold the version named (`put_if_match`: another
-    /// writer replaced or deleted it). S3 answers `412 Precondition Failed`, or
-    /// `409 ConditionalRequestConflict` when a concurrent write to the key won the race;
-    /// both are reported here, since in both cases another writer got there first.
-    PreconditionFailed,
-}
+pub use ooni_source::Conditional;
 
 /// Which condition a write carries.
 #[derive(Debug, Clone, Copy)]

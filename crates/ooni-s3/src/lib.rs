@@ -90,6 +90,7 @@
 mod conditional;
 mod error;
 mod options;
+mod output;
 mod reader;
 mod retry;
 mod store;

@@ -17,12 +17,15 @@
 //!   instead of aborting. Errors say what broke: the data ends early
 //!   ([`RecordError::Truncated`]), a gzip member or LZ4 frame fails its integrity check
 //!   ([`RecordError::Corrupt`], which withdraws the records already passed from that member),
-//!   or the store's reader fails ([`RecordError::Io`], transient).
+//!   or the store's reader fails ([`RecordError::Io`], transient);
+//! - [`OutputStore`]: where a run's output and state live when no disk is shared (a bucket
+//!   with conditional writes, [`Conditional`]).
 //!
 //! Nothing here parses measurements: that is `ooni-normalize`'s job.
 
 mod archive;
 mod key;
+mod output;
 mod select;
 mod store;
 
@@ -30,6 +33,7 @@ pub use archive::{
     ArchiveStats, Limits, ObjectTooLarge, Position, Record, RecordError, read_records,
 };
 pub use key::{ArchiveFormat, ArchiveKey, KeyError, Layout};
+pub use output::{Conditional, OutputError, OutputStore};
 pub use select::{
     Selection, Twins, can_bucket, cans_end, cans_start, compact_test_name, pair_twins,
     pick_one_of_each_twin, raw_layout_start,

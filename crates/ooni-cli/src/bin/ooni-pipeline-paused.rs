@@ -1,7 +1,8 @@
 //! The `ooni-pipeline` command for the crash-safety tests, never installed: with
 //! `OONI_PIPELINE_PAUSE_AT=<phase>:<n>` it stops at the n-th `read` (archive read),
 //! `write` (file staged), `commit` (file moved into place, before the manifest records
-//! it) or `aggregate` (aggregate file written), creates the file named by
+//! it), `aggregate` (aggregate file written) or `upload` (a commit's files uploaded to an
+//! s3:// output, before its manifest), creates the file named by
 //! `OONI_PIPELINE_PAUSE_FILE`, and waits while that file exists, so a test can SIGKILL it
 //! at exactly that point, or signal it and let it go on.
 //!
@@ -27,6 +28,7 @@ impl Observer for Pause {
             Event::FileStaged { .. } => "write",
             Event::FileCommitted { .. } => "commit",
             Event::AggregateWritten { .. } => "aggregate",
+            Event::Uploaded { .. } => "upload",
             _ => return,
         };
         if phase != self.phase || self.seen.fetch_add(1, Ordering::SeqCst) + 1 != self.at {
