@@ -1,5 +1,7 @@
 //! An S3 implementation of [`ooni_source::Store`]: narrow listings, streaming GETs that retry and
-//! resume, request statistics, and an uploader for output files.
+//! resume, request statistics; and of [`ooni_source::OutputStore`]: uploads, downloads and the
+//! conditional writes (`If-None-Match`, `If-Match`) a run's state rests on when no disk is
+//! shared.
 //!
 //! The principal types are [`S3Store`] (the store, built with [`S3Store::connect`]) and
 //! [`S3Options`] (bucket, key prefix, region, endpoint, signing, retry budget). Errors outside the
