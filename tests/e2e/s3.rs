@@ -231,6 +231,54 @@ fn an_s3_output_receives_each_committed_file_and_the_manifest() {
             assert_eq!(uploaded.get(rel), Some(&local), "{rel} uploaded whole");
         }
     }
+
+    // The state is the bucket's: the same night again from an empty work directory (a
+    // pod on another node) reads nothing new and leaves the bucket's manifest as it was.
+    let manifest_before = store
+        .get_with_etag("_state/manifest.json")
+        .unwrap()
+        .unwrap()
+        .0;
+    let fresh = dir.path().join("fresh");
+    let again = Command::new(env!("CARGO_BIN_EXE_ooni-pipeline"))
+        .args([
+            "run",
+            "--config",
+            "pipelines/azerbaijan-2020.toml",
+            "--source",
+            &format!("s3://{bucket}"),
+            "--endpoint-url",
+            &moto.endpoint,
+            "--path-style",
+            "--out",
+            "s3://ooni-out/nightly",
+            "--work-dir",
+            fresh.to_str().unwrap(),
+            "--json",
+        ])
+        .current_dir(repo())
+        .envs(CREDENTIALS)
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let again: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["new_objects"], 0);
+    assert_eq!(again["measurements_written"], 0);
+    let manifest_after: Value = serde_json::from_slice(
+        &store
+            .get_with_etag("_state/manifest.json")
+            .unwrap()
+            .unwrap()
+            .0,
+    )
+    .unwrap();
+    let manifest_before: Value = serde_json::from_slice(&manifest_before).unwrap();
+    assert_eq!(manifest_after["files"], manifest_before["files"]);
+    assert_eq!(manifest_after["objects"], manifest_before["objects"]);
 }
 
 #[test]
