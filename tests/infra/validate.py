@@ -5,9 +5,11 @@
   schemas (kubernetes-validate, strict: unknown fields are errors), for the oldest Kubernetes
   the manifests need (1.29: backoffLimitPerIndex, FailIndex) and the newest bundled one.
 - What schemas cannot see: one image name everywhere, the shard count N the same in the
-  Indexed Job and the merge, the output the same shared directory everywhere (the config, the
-  shards, the merge, the DAG: one ReadWriteMany claim mounted at that path, no s3://), the
-  exit-status rules, the kustomization's files.
+  Indexed Job and the merge, one output everywhere: the same s3:// URL in the config and in
+  both Jobs' `--out` (output and state live in the bucket; the pods share no disk), every
+  shard's `--work-dir` on an emptyDir and the merge's on the ReadWriteOnce claim of pvc.yaml,
+  no ReadWriteMany claim and no shared volume left in the comments, the exit-status rules,
+  the kustomization's files (the cache claim deployed).
 - The nightly driver (pipelines/k8s/nightly-driver.sh) against a fake Kubernetes API on
   127.0.0.1: success, failed shards, a night still running, a refused request, SIGTERM;
   and shellcheck.
@@ -40,8 +42,13 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "pipelines" / "k8s"
 AIRFLOW_DAGS = ROOT / "pipelines" / "airflow"
 IMAGE = "ooni-pipeline:latest"
-# Where every shard and the merge write: the mount path of one shared ReadWriteMany claim.
-# Sharded output on S3 is not built (`--out s3://…` with `--shard` is a usage error).
+# The output and its state are in the bucket named by `out` in nightly-sharded.toml (a
+# placeholder the user replaces: the checks read it from there). Every pod's work dir is a
+# cache at WORK_DIR: an emptyDir for each shard, the ReadWriteOnce claim MERGE_CACHE_CLAIM
+# (pvc.yaml) for the merge.
+WORK_DIR = "/work"
+MERGE_CACHE_CLAIM = "ooni-pipeline-merge-cache"
+# The DAG's check still expects the shared volume until the DAG moves to the bucket too.
 OUT = "/data/out"
 OUT_CLAIM = "ooni-pipeline-out"
 # The oldest Kubernetes the manifests need, and the newest kubernetes-validate knows.
@@ -137,14 +144,26 @@ def flag(args: list[str], name: str) -> str:
     return args[args.index(name) + 1]
 
 
-def out_claim_mounted_at(pod: dict, container: dict, path: str) -> str:
-    """The claim of the PersistentVolumeClaim volume the container mounts at `path`."""
+def volume_mounted_at(pod: dict, container: dict, path: str) -> dict:
+    """The pod's volume that the container mounts, writable, at `path`."""
     mounts = [m for m in container.get("volumeMounts", []) if m["mountPath"] == path]
     assert len(mounts) == 1, f"{container['name']}: nothing (or more than one volume) mounted at {path}"
     assert not mounts[0].get("readOnly"), f"{container['name']}: {path} is mounted read-only"
     (volume,) = [v for v in pod["volumes"] if v["name"] == mounts[0]["name"]]
-    assert "persistentVolumeClaim" in volume, f"{container['name']}: {path} is not a PersistentVolumeClaim"
-    return volume["persistentVolumeClaim"]["claimName"]
+    return volume
+
+
+def s3_output(url: str) -> tuple[str, str]:
+    """`s3://bucket/prefix` → (bucket, prefix); both must be there."""
+    assert url.startswith("s3://"), f"{url!r}: the output must be an s3:// URL (the pods share no disk)"
+    bucket, _, prefix = url[len("s3://"):].partition("/")
+    assert re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket), f"{url!r}: not a bucket name"
+    assert prefix.strip("/"), f"{url!r}: give the output a prefix inside the bucket"
+    return bucket, prefix
+
+
+def sharded_config() -> dict:
+    return tomllib.loads((K8S / "nightly-sharded.toml").read_text())
 
 
 @check
@@ -160,26 +179,62 @@ def k8s_the_indexed_job_and_the_merge_agree_on_n_and_the_output():
     (merge,) = aggregate_job()["spec"]["template"]["spec"]["containers"]
     assert merge["args"][0] == "aggregate"
     assert flag(merge["args"], "--shards") == str(n), "aggregate --shards must equal completions"
-    config = tomllib.loads((K8S / "nightly-sharded.toml").read_text())
+    config = sharded_config()
     assert flag(shard["args"], "--config") == "/etc/ooni-pipeline/nightly-sharded.toml"
     assert config["source"] == "s3://ooni-data-eu-fra", config["source"]
-    # One shared directory: the config's out, both --out, the mount of one RWX claim.
-    assert config["out"] == OUT, f"nightly-sharded.toml: out = {config['out']!r}, not the shared {OUT}"
-    assert flag(shard["args"], "--out") == OUT, "the shards' --out differs from the shared directory"
-    assert flag(merge["args"], "--out") == OUT, "aggregate --out differs from the shards' out"
-    for doc, c in ((shard_job(), shard), (aggregate_job(), merge)):
-        assert not any(a.startswith("s3://") for a in c["args"]), f"{c['name']}: s3:// output is not built"
-        assert "--work-dir" not in c["args"], f"{c['name']}: --work-dir is only for an s3:// --out"
-        claim = out_claim_mounted_at(doc["spec"]["template"]["spec"], c, OUT)
-        assert claim == OUT_CLAIM, f"{c['name']}: mounts claim {claim} at {OUT}, not {OUT_CLAIM}"
-    pvc = by_name("pvc.yaml")
-    assert pvc["kind"] == "PersistentVolumeClaim" and pvc["metadata"]["name"] == OUT_CLAIM, pvc["metadata"]
-    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"], "the shards share the claim: it must be RWX"
-    dag = (AIRFLOW_DAGS / "ooni_pipeline_nightly.py").read_text()
-    assert f'OUT = "{OUT}"' in dag, "the DAG's OUT differs"
-    assert f'"OONI_OUT_CLAIM", "{OUT_CLAIM}"' in dag, "the DAG's default OONI_OUT_CLAIM differs"
-    assert "s3://YOUR-BUCKET" not in dag and "--work-dir" not in dag
-    return f"N = {n}, out = {OUT} on the RWX claim {OUT_CLAIM} (config, shards, merge, DAG)"
+    # One output, in the bucket: the config's out and both --out are the same s3:// URL.
+    out = config["out"]
+    s3_output(out)
+    assert flag(shard["args"], "--out") == out, "the shards' --out differs from nightly-sharded.toml's out"
+    assert flag(merge["args"], "--out") == out, "aggregate --out differs from the shards' out"
+    # `run` has one region and endpoint for OONI's bucket and the output: leave both alone.
+    for key in ("region", "endpoint_url", "path_style"):
+        assert key not in config, f"nightly-sharded.toml: {key} would apply to OONI's source too"
+    for c in (shard, merge):
+        for f in ("--region", "--endpoint-url", "--path-style"):
+            assert f not in c["args"], f"{c['name']}: {f}: the output bucket is in OONI's region, on AWS"
+    # Work dirs are caches, never shared: each shard's on an emptyDir, the merge's on its own
+    # ReadWriteOnce claim.
+    assert config["work_dir"] == WORK_DIR, f"nightly-sharded.toml: work_dir = {config['work_dir']!r}"
+    for c in (shard, merge):
+        assert flag(c["args"], "--work-dir") == WORK_DIR, f"{c['name']}: --work-dir is not {WORK_DIR}"
+    shard_pod = shard_job()["spec"]["template"]["spec"]
+    work = volume_mounted_at(shard_pod, shard, WORK_DIR)
+    assert "emptyDir" in work, f"shard: {WORK_DIR} is {work}, not an emptyDir"
+    assert work["emptyDir"].get("sizeLimit"), "shard: the work dir's emptyDir has no sizeLimit"
+    claims = [v for v in shard_pod["volumes"] if "persistentVolumeClaim" in v or "ephemeral" in v]
+    assert not claims, f"the shards mount claims: {claims}; they must share no disk"
+    merge_pod = aggregate_job()["spec"]["template"]["spec"]
+    cache = volume_mounted_at(merge_pod, merge, WORK_DIR)
+    claim = (cache.get("persistentVolumeClaim") or {}).get("claimName")
+    assert claim == MERGE_CACHE_CLAIM, f"aggregate: {WORK_DIR} is {cache}, not the claim {MERGE_CACHE_CLAIM}"
+    (pvc,) = [d for _, d in kubernetes_resources() if d["kind"] == "PersistentVolumeClaim"]
+    assert pvc["metadata"]["name"] == MERGE_CACHE_CLAIM, pvc["metadata"]
+    assert pvc["spec"]["accessModes"] == ["ReadWriteOnce"], "the merge's cache is one pod's: ReadWriteOnce"
+    # The pods write the bucket with the standard AWS chain: the optional Secret (or a role).
+    for c in (shard, merge):
+        secrets = [e["secretRef"] for e in c.get("envFrom", []) if "secretRef" in e]
+        assert secrets == [{"name": "ooni-pipeline-s3", "optional": True}], f"{c['name']}: {secrets}"
+    return f"N = {n}, out = {out} (config, shards, merge); shards' {WORK_DIR} on emptyDirs, the merge's on {MERGE_CACHE_CLAIM} (RWO)"
+
+
+@check
+def k8s_no_volume_is_shared_between_pods():
+    for path, doc in kubernetes_resources():
+        templates = [doc["spec"]] if doc["kind"] == "PersistentVolumeClaim" else []
+        for spec in pod_specs(doc):
+            templates += [
+                v["ephemeral"]["volumeClaimTemplate"]["spec"] for v in spec.get("volumes", []) if "ephemeral" in v
+            ]
+        for claim in templates:
+            assert "ReadWriteMany" not in claim.get("accessModes", []), f"{path.name}: a ReadWriteMany claim"
+    # Nor do the comments still describe the shared volume of old.
+    for path in sorted(K8S.iterdir()):
+        if path.suffix in (".yaml", ".toml", ".sh"):
+            text = path.read_text()
+            for stale in (r"/data/out", r"\booni-pipeline-out\b", r"not built yet"):
+                assert not re.search(stale, text), f"{path.name} still mentions {stale!r}"
+    return "no ReadWriteMany claim; no /data/out, ooni-pipeline-out or 'not built yet' in pipelines/k8s"
 
 
 @check
@@ -219,7 +274,11 @@ def k8s_kustomization_names_existing_files_and_the_configmaps_the_pods_mount():
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     for resource in kustomization["resources"]:
         assert (K8S / resource).is_file(), resource
-    assert "pvc.yaml" in kustomization["resources"], "the shared output's claim is not deployed"
+    assert "pvc.yaml" in kustomization["resources"], "the merge's cache claim is not deployed"
+    # What it deploys is all there is: no claim but the merge's cache.
+    deployed = [d for r in kustomization["resources"] for d in yaml.safe_load_all((K8S / r).read_text()) if d]
+    claims = [d["metadata"]["name"] for d in deployed if d["kind"] == "PersistentVolumeClaim"]
+    assert claims == [MERGE_CACHE_CLAIM], claims
     generated = {}
     for generator in kustomization["configMapGenerator"]:
         for f in generator["files"]:
