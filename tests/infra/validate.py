@@ -5,18 +5,21 @@
   schemas (kubernetes-validate, strict: unknown fields are errors), for the oldest Kubernetes
   the manifests need (1.29: backoffLimitPerIndex, FailIndex) and the newest bundled one.
 - What schemas cannot see: one image name everywhere, the shard count N the same in the
-  Indexed Job and the merge, one output everywhere: the same s3:// URL in the config and in
-  both Jobs' `--out` (output and state live in the bucket; the pods share no disk), every
-  shard's `--work-dir` on an emptyDir and the merge's on the ReadWriteOnce claim of pvc.yaml,
-  no ReadWriteMany claim and no shared volume left in the comments, the exit-status rules,
-  the kustomization's files (the cache claim deployed).
+  Indexed Job and the merge, one output everywhere: the same s3:// URL in the config, in both
+  Jobs' `--out` and as the DAG's default OONI_OUTPUT (output and state live in the bucket; the
+  pods share no disk), every shard's `--work-dir` on an emptyDir and the merge's on the
+  ReadWriteOnce claim of pvc.yaml (the DAG's default OONI_MERGE_CACHE_CLAIM), no ReadWriteMany
+  claim and no shared volume left in the comments, the exit-status rules, the kustomization's
+  files (the cache claim deployed).
 - The nightly driver (pipelines/k8s/nightly-driver.sh) against a fake Kubernetes API on
   127.0.0.1: success, failed shards, a night still running, a refused request, SIGTERM;
   and shellcheck.
 - The Containerfile: hadolint, every workspace member's manifest copied into the dependency
   layer, the licence files, a non-root user; .dockerignore.
 - The Airflow DAG imported by Airflow's DagBag with no import errors, its mapped shard task
-  and the downstream merge (`--airflow-python`, the interpreter of a venv with Airflow).
+  and the downstream merge, their rendered arguments (`--out` the config's bucket,
+  `--work-dir /work`) and what they mount there: an emptyDir for each shard, the cache claim
+  for the merge (`--airflow-python`, the interpreter of a venv with Airflow).
 
 Prints one line per check and closes with `infra: N passed, M failed`; exit status 1 when any
 check failed.
@@ -48,9 +51,6 @@ IMAGE = "ooni-pipeline:latest"
 # (pvc.yaml) for the merge.
 WORK_DIR = "/work"
 MERGE_CACHE_CLAIM = "ooni-pipeline-merge-cache"
-# The DAG's check still expects the shared volume until the DAG moves to the bucket too.
-OUT = "/data/out"
-OUT_CLAIM = "ooni-pipeline-out"
 # The oldest Kubernetes the manifests need, and the newest kubernetes-validate knows.
 KUBERNETES_VERSIONS = ["1.29.0", "1.37.0"]
 
@@ -215,7 +215,15 @@ def k8s_the_indexed_job_and_the_merge_agree_on_n_and_the_output():
     for c in (shard, merge):
         secrets = [e["secretRef"] for e in c.get("envFrom", []) if "secretRef" in e]
         assert secrets == [{"name": "ooni-pipeline-s3", "optional": True}], f"{c['name']}: {secrets}"
-    return f"N = {n}, out = {out} (config, shards, merge); shards' {WORK_DIR} on emptyDirs, the merge's on {MERGE_CACHE_CLAIM} (RWO)"
+    # The DAG's defaults name the same output and cache claim (its DagBag check renders them).
+    dag = (AIRFLOW_DAGS / "ooni_pipeline_nightly.py").read_text()
+    assert f'os.environ.get("OONI_OUTPUT", "{out}")' in dag, "the DAG's default OONI_OUTPUT differs from out"
+    assert f'"OONI_MERGE_CACHE_CLAIM", "{MERGE_CACHE_CLAIM}"' in dag, "the DAG's default cache claim differs"
+    assert f'WORK_DIR = "{WORK_DIR}"' in dag, "the DAG's WORK_DIR differs"
+    return (
+        f"N = {n}, out = {out} (config, shards, merge, DAG); shards' {WORK_DIR} on emptyDirs, "
+        f"the merge's on {MERGE_CACHE_CLAIM} (RWO)"
+    )
 
 
 @check
@@ -543,6 +551,9 @@ def airflow_dag_imports_without_errors_and_maps_the_shards():
             AIRFLOW__CORE__DAGS_FOLDER=str(AIRFLOW_DAGS),
             AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db",
         )
+        # The DAG's defaults, not this machine's settings.
+        for name in ("OONI_OUTPUT", "OONI_MERGE_CACHE_CLAIM", "OONI_PIPELINE_IMAGE"):
+            env.pop(name, None)
         result = subprocess.run(
             [python, "-c", DAG_CHECK, str(AIRFLOW_DAGS)], capture_output=True, text=True, env=env, timeout=300
         )
@@ -565,19 +576,29 @@ def airflow_dag_imports_without_errors_and_maps_the_shards():
     example = report["example_args"]
     assert [flag(a, "--shard") for a in example] == ["0/3", "1/3", "2/3"], example
     assert all(flag(a, "--since") == "2020-10-01" and "--until" not in a for a in example), example
-    # The shards and the merge write to the same shared claim, mounted at the same --out.
-    assert all(flag(a, "--out") == OUT and "--work-dir" not in a for a in example), example
-    assert flag(report["aggregate_args"], "--out") == OUT, report["aggregate_args"]
+    # The shards and the merge write the config's bucket; their work dirs share nothing: an
+    # emptyDir for each shard, the merge's own ReadWriteOnce cache claim.
+    out = sharded_config()["out"]
+    assert all(flag(a, "--out") == out and flag(a, "--work-dir") == WORK_DIR for a in example), example
+    assert flag(report["aggregate_args"], "--out") == out, report["aggregate_args"]
+    assert flag(report["aggregate_args"], "--work-dir") == WORK_DIR, report["aggregate_args"]
+    volumes = {}
     for who in ("shard", "aggregate"):
-        mounts = [m for m in report[f"{who}_mounts"] if m["mount_path"] == OUT]
+        mounts = [m for m in report[f"{who}_mounts"] if m["mount_path"] == WORK_DIR]
         assert len(mounts) == 1 and not mounts[0].get("read_only"), (who, report[f"{who}_mounts"])
-        (volume,) = [v for v in report[f"{who}_volumes"] if v["name"] == mounts[0]["name"]]
-        claim = (volume.get("persistent_volume_claim") or {}).get("claim_name")
-        assert claim == OUT_CLAIM, (who, volume)
+        (volumes[who],) = [v for v in report[f"{who}_volumes"] if v["name"] == mounts[0]["name"]]
+        claims = [v for v in report[f"{who}_volumes"] if v.get("persistent_volume_claim")]
+        assert len(claims) == (1 if who == "aggregate" else 0), (who, claims)
+    assert (volumes["shard"].get("empty_dir") or {}).get("size_limit"), volumes["shard"]
+    claim = (volumes["aggregate"].get("persistent_volume_claim") or {}).get("claim_name")
+    assert claim == MERGE_CACHE_CLAIM, volumes["aggregate"]
     version = subprocess.run(
         [python, "-c", "import airflow; print(airflow.__version__)"], capture_output=True, text=True, env=env
     ).stdout.strip()
-    return f"Airflow {version}: DagBag, 0 import errors, shard mapped, aggregate downstream, both on {OUT_CLAIM}"
+    return (
+        f"Airflow {version}: DagBag, 0 import errors, shard mapped, aggregate downstream, "
+        f"--out {out}, {WORK_DIR} on an emptyDir (shards) and {MERGE_CACHE_CLAIM} (merge)"
+    )
 
 
 def main() -> int:
