@@ -14,25 +14,36 @@ in the container's command, because a retry would not change it. Exit status 2 (
 error) is retried like any failure (Airflow cannot tell exit codes apart here); it fails
 the same way each time, quickly.
 
-Output: every shard pod and the merge pod mount one shared ReadWriteMany volume, the
-PersistentVolumeClaim `ooni-pipeline-out` (pipelines/k8s/pvc.yaml, in the pods' namespace),
-at OUT = /data/out, and run with `--out /data/out`: the shards write into the same directory,
-each keeping its state in /data/out/_state/shards/N/I/, and the merge reads them all there.
-OUT is also `out` in nightly-sharded.toml. (Output and state on S3 without a shared disk is
-not built yet: `--out s3://…` with `--shard` is refused; docs/scale-out.md.)
+Output: the pods share no disk. The output and its state live in the bucket OUTPUT
+(`--out s3://…`, the same as `out` in pipelines/k8s/nightly-sharded.toml): each shard keeps
+its lease, pending lists and manifest under s3://…/_state/shards/N/I/ and commits with a
+conditional write, so two pods given one index never both commit; the merge checks every
+shard's manifest there and commits the aggregates the same way. Every pod's `--work-dir` is
+WORK_DIR = /work, a cache: an emptyDir (20Gi) in each shard pod, gone with it; in the merge
+pod the ReadWriteOnce PersistentVolumeClaim MERGE_CACHE_CLAIM (pipelines/k8s/pvc.yaml, in the
+pods' namespace), kept between nights because the merge recomputes blocking events over the
+whole history: on an empty work dir it downloads every partition file of the output once,
+with the claim only what changed. Writes to the bucket are signed with the standard AWS
+credential chain: the optional Secret `ooni-pipeline-s3` (AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY) or a role for the service account `ooni-pipeline` (IRSA or EKS Pod
+Identity: pipelines/k8s/rbac.yaml). The bucket must be in eu-central-1, OONI's region: `run`
+has one region for the source and the output.
 
 Settings (environment of the scheduler and workers, or edit the constants):
   OONI_PIPELINE_IMAGE      the image, pushed to your registry [ooni-pipeline:latest]
   OONI_PIPELINE_NAMESPACE  the namespace the pods run in [ooni-pipeline]
-  OONI_OUT_CLAIM           the shared RWX PersistentVolumeClaim mounted at OUT
-                           [ooni-pipeline-out]
+  OONI_OUTPUT              the output, s3://BUCKET/PREFIX: the default is a PLACEHOLDER,
+                           set your own bucket [s3://ooni-pipeline-output/nightly]
+  OONI_MERGE_CACHE_CLAIM   the merge's ReadWriteOnce cache claim, mounted at WORK_DIR
+                           [ooni-pipeline-merge-cache]
 The number of shards is the DAG parameter `shards` (default 8); `since`/`until` (optional)
 give the window, for a backfill, instead of yesterday.
 
 The configuration file comes from the ConfigMap `ooni-pipeline-sharded-config` (pipelines/k8s/
-nightly-sharded.toml; `kubectl apply -k pipelines/k8s` creates it, and the claim), and
-source credentials (only for a source read with `--signed`) from the optional Secret
-`ooni-pipeline-s3`, as for the Kubernetes Jobs.
+nightly-sharded.toml; `kubectl apply -k pipelines/k8s` creates it, and the cache claim), and
+the output bucket's credentials from the optional Secret `ooni-pipeline-s3` (or the service
+account's role), as for the Kubernetes Jobs. The shards are given `--out OUTPUT` and
+`--work-dir /work` on the command line, so that OONI_OUTPUT alone decides where they write.
 """
 
 from __future__ import annotations
@@ -53,9 +64,11 @@ except ImportError:  # Airflow 2.9 – 2.11
 
 IMAGE = os.environ.get("OONI_PIPELINE_IMAGE", "ooni-pipeline:latest")
 NAMESPACE = os.environ.get("OONI_PIPELINE_NAMESPACE", "ooni-pipeline")
-OUT_CLAIM = os.environ.get("OONI_OUT_CLAIM", "ooni-pipeline-out")
-# The shared volume's mount path in every pod: the shards' and the merge's `--out`.
-OUT = "/data/out"
+# Where the shards and the merge write, output and state: a placeholder, set your bucket.
+OUTPUT = os.environ.get("OONI_OUTPUT", "s3://ooni-pipeline-output/nightly")
+MERGE_CACHE_CLAIM = os.environ.get("OONI_MERGE_CACHE_CLAIM", "ooni-pipeline-merge-cache")
+# Every pod's `--work-dir`, a local cache of the bucket.
+WORK_DIR = "/work"
 CONFIG = "/etc/ooni-pipeline/nightly-sharded.toml"
 # tini forwards SIGTERM (the run then exits 143) and maps exit status 3 to 0.
 COMMAND = ["/usr/bin/tini", "-e", "3", "--", "/usr/local/bin/ooni-pipeline"]
@@ -78,15 +91,19 @@ CONFIG_VOLUME = k8s.V1Volume(
     name="config",
     config_map=k8s.V1ConfigMapVolumeSource(name="ooni-pipeline-sharded-config"),
 )
-# The shared ReadWriteMany volume all shards and the merge write to (pipelines/k8s/pvc.yaml).
-OUT_VOLUME = k8s.V1Volume(
-    name="out",
-    persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(claim_name=OUT_CLAIM),
+# A shard's work dir: the staged batch, its files of this run, and the committed measurement
+# files of the partitions it touches (downloaded to drop duplicates). Gone with the pod: a
+# retry syncs the shard's state from the bucket.
+SHARD_WORK_VOLUME = k8s.V1Volume(name="work", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit="20Gi"))
+# The merge's work dir, kept between nights (pipelines/k8s/pvc.yaml).
+MERGE_CACHE_VOLUME = k8s.V1Volume(
+    name="work",
+    persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(claim_name=MERGE_CACHE_CLAIM),
 )
-OUT_MOUNT = k8s.V1VolumeMount(name="out", mount_path=OUT)
-MOUNTS = [
+WORK_MOUNT = k8s.V1VolumeMount(name="work", mount_path=WORK_DIR)
+SHARD_MOUNTS = [
     k8s.V1VolumeMount(name="config", mount_path="/etc/ooni-pipeline", read_only=True),
-    OUT_MOUNT,
+    WORK_MOUNT,
 ]
 S3_SECRET = [
     k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name="ooni-pipeline-s3", optional=True))
@@ -104,7 +121,7 @@ POD_DEFAULTS = dict(
     env_from=S3_SECRET,
     get_logs=True,
     on_finish_action="delete_pod",
-    # Time for a stopped run to abandon its batch, release its lock and exit.
+    # Time for a stopped run to abandon its batch, release its lease in the bucket and exit.
     termination_grace_period=120,
 )
 
@@ -139,15 +156,15 @@ with DAG(
             window += ["--until", params["until"]]
         return [
             ["run", "--config", CONFIG, "--shard", f"{index}/{count}", *window,
-             "--out", OUT, "--json"]
+             "--out", OUTPUT, "--work-dir", WORK_DIR, "--json"]
             for index in range(count)
         ]
 
     shards = KubernetesPodOperator.partial(
         task_id="shard",
         name="ooni-pipeline-shard",
-        volumes=[CONFIG_VOLUME, OUT_VOLUME],
-        volume_mounts=MOUNTS,
+        volumes=[CONFIG_VOLUME, SHARD_WORK_VOLUME],
+        volume_mounts=SHARD_MOUNTS,
         max_active_tis_per_dagrun=64,
         **POD_DEFAULTS,
     ).expand(arguments=shard_arguments())
@@ -155,9 +172,12 @@ with DAG(
     aggregate = KubernetesPodOperator(
         task_id="aggregate",
         name="ooni-pipeline-aggregate",
-        arguments=["aggregate", "--out", OUT, "--shards", "{{ params.shards }}", "--json"],
-        volumes=[OUT_VOLUME],
-        volume_mounts=[OUT_MOUNT],
+        arguments=[
+            "aggregate", "--out", OUTPUT, "--work-dir", WORK_DIR,
+            "--shards", "{{ params.shards }}", "--json",
+        ],
+        volumes=[MERGE_CACHE_VOLUME],
+        volume_mounts=[WORK_MOUNT],
         **POD_DEFAULTS,
     )
 

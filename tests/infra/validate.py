@@ -5,16 +5,21 @@
   schemas (kubernetes-validate, strict: unknown fields are errors), for the oldest Kubernetes
   the manifests need (1.29: backoffLimitPerIndex, FailIndex) and the newest bundled one.
 - What schemas cannot see: one image name everywhere, the shard count N the same in the
-  Indexed Job and the merge, the output the same shared directory everywhere (the config, the
-  shards, the merge, the DAG: one ReadWriteMany claim mounted at that path, no s3://), the
-  exit-status rules, the kustomization's files.
+  Indexed Job and the merge, one output everywhere: the same s3:// URL in the config, in both
+  Jobs' `--out` and as the DAG's default OONI_OUTPUT (output and state live in the bucket; the
+  pods share no disk), every shard's `--work-dir` on an emptyDir and the merge's on the
+  ReadWriteOnce claim of pvc.yaml (the DAG's default OONI_MERGE_CACHE_CLAIM), no ReadWriteMany
+  claim and no shared volume left in the comments, the exit-status rules, the kustomization's
+  files (the cache claim deployed).
 - The nightly driver (pipelines/k8s/nightly-driver.sh) against a fake Kubernetes API on
   127.0.0.1: success, failed shards, a night still running, a refused request, SIGTERM;
   and shellcheck.
 - The Containerfile: hadolint, every workspace member's manifest copied into the dependency
   layer, the licence files, a non-root user; .dockerignore.
 - The Airflow DAG imported by Airflow's DagBag with no import errors, its mapped shard task
-  and the downstream merge (`--airflow-python`, the interpreter of a venv with Airflow).
+  and the downstream merge, their rendered arguments (`--out` the config's bucket,
+  `--work-dir /work`) and what they mount there: an emptyDir for each shard, the cache claim
+  for the merge (`--airflow-python`, the interpreter of a venv with Airflow).
 
 Prints one line per check and closes with `infra: N passed, M failed`; exit status 1 when any
 check failed.
@@ -40,10 +45,12 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "pipelines" / "k8s"
 AIRFLOW_DAGS = ROOT / "pipelines" / "airflow"
 IMAGE = "ooni-pipeline:latest"
-# Where every shard and the merge write: the mount path of one shared ReadWriteMany claim.
-# Sharded output on S3 is not built (`--out s3://…` with `--shard` is a usage error).
-OUT = "/data/out"
-OUT_CLAIM = "ooni-pipeline-out"
+# The output and its state are in the bucket named by `out` in nightly-sharded.toml (a
+# placeholder the user replaces: the checks read it from there). Every pod's work dir is a
+# cache at WORK_DIR: an emptyDir for each shard, the ReadWriteOnce claim MERGE_CACHE_CLAIM
+# (pvc.yaml) for the merge.
+WORK_DIR = "/work"
+MERGE_CACHE_CLAIM = "ooni-pipeline-merge-cache"
 # The oldest Kubernetes the manifests need, and the newest kubernetes-validate knows.
 KUBERNETES_VERSIONS = ["1.29.0", "1.37.0"]
 
@@ -137,14 +144,26 @@ def flag(args: list[str], name: str) -> str:
     return args[args.index(name) + 1]
 
 
-def out_claim_mounted_at(pod: dict, container: dict, path: str) -> str:
-    """The claim of the PersistentVolumeClaim volume the container mounts at `path`."""
+def volume_mounted_at(pod: dict, container: dict, path: str) -> dict:
+    """The pod's volume that the container mounts, writable, at `path`."""
     mounts = [m for m in container.get("volumeMounts", []) if m["mountPath"] == path]
     assert len(mounts) == 1, f"{container['name']}: nothing (or more than one volume) mounted at {path}"
     assert not mounts[0].get("readOnly"), f"{container['name']}: {path} is mounted read-only"
     (volume,) = [v for v in pod["volumes"] if v["name"] == mounts[0]["name"]]
-    assert "persistentVolumeClaim" in volume, f"{container['name']}: {path} is not a PersistentVolumeClaim"
-    return volume["persistentVolumeClaim"]["claimName"]
+    return volume
+
+
+def s3_output(url: str) -> tuple[str, str]:
+    """`s3://bucket/prefix` → (bucket, prefix); both must be there."""
+    assert url.startswith("s3://"), f"{url!r}: the output must be an s3:// URL (the pods share no disk)"
+    bucket, _, prefix = url[len("s3://"):].partition("/")
+    assert re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket), f"{url!r}: not a bucket name"
+    assert prefix.strip("/"), f"{url!r}: give the output a prefix inside the bucket"
+    return bucket, prefix
+
+
+def sharded_config() -> dict:
+    return tomllib.loads((K8S / "nightly-sharded.toml").read_text())
 
 
 @check
@@ -160,26 +179,70 @@ def k8s_the_indexed_job_and_the_merge_agree_on_n_and_the_output():
     (merge,) = aggregate_job()["spec"]["template"]["spec"]["containers"]
     assert merge["args"][0] == "aggregate"
     assert flag(merge["args"], "--shards") == str(n), "aggregate --shards must equal completions"
-    config = tomllib.loads((K8S / "nightly-sharded.toml").read_text())
+    config = sharded_config()
     assert flag(shard["args"], "--config") == "/etc/ooni-pipeline/nightly-sharded.toml"
     assert config["source"] == "s3://ooni-data-eu-fra", config["source"]
-    # One shared directory: the config's out, both --out, the mount of one RWX claim.
-    assert config["out"] == OUT, f"nightly-sharded.toml: out = {config['out']!r}, not the shared {OUT}"
-    assert flag(shard["args"], "--out") == OUT, "the shards' --out differs from the shared directory"
-    assert flag(merge["args"], "--out") == OUT, "aggregate --out differs from the shards' out"
-    for doc, c in ((shard_job(), shard), (aggregate_job(), merge)):
-        assert not any(a.startswith("s3://") for a in c["args"]), f"{c['name']}: s3:// output is not built"
-        assert "--work-dir" not in c["args"], f"{c['name']}: --work-dir is only for an s3:// --out"
-        claim = out_claim_mounted_at(doc["spec"]["template"]["spec"], c, OUT)
-        assert claim == OUT_CLAIM, f"{c['name']}: mounts claim {claim} at {OUT}, not {OUT_CLAIM}"
-    pvc = by_name("pvc.yaml")
-    assert pvc["kind"] == "PersistentVolumeClaim" and pvc["metadata"]["name"] == OUT_CLAIM, pvc["metadata"]
-    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"], "the shards share the claim: it must be RWX"
+    # One output, in the bucket: the config's out and both --out are the same s3:// URL.
+    out = config["out"]
+    s3_output(out)
+    assert flag(shard["args"], "--out") == out, "the shards' --out differs from nightly-sharded.toml's out"
+    assert flag(merge["args"], "--out") == out, "aggregate --out differs from the shards' out"
+    # `run` has one region and endpoint for OONI's bucket and the output: leave both alone.
+    for key in ("region", "endpoint_url", "path_style"):
+        assert key not in config, f"nightly-sharded.toml: {key} would apply to OONI's source too"
+    for c in (shard, merge):
+        for f in ("--region", "--endpoint-url", "--path-style"):
+            assert f not in c["args"], f"{c['name']}: {f}: the output bucket is in OONI's region, on AWS"
+    # Work dirs are caches, never shared: each shard's on an emptyDir, the merge's on its own
+    # ReadWriteOnce claim.
+    assert config["work_dir"] == WORK_DIR, f"nightly-sharded.toml: work_dir = {config['work_dir']!r}"
+    for c in (shard, merge):
+        assert flag(c["args"], "--work-dir") == WORK_DIR, f"{c['name']}: --work-dir is not {WORK_DIR}"
+    shard_pod = shard_job()["spec"]["template"]["spec"]
+    work = volume_mounted_at(shard_pod, shard, WORK_DIR)
+    assert "emptyDir" in work, f"shard: {WORK_DIR} is {work}, not an emptyDir"
+    assert work["emptyDir"].get("sizeLimit"), "shard: the work dir's emptyDir has no sizeLimit"
+    claims = [v for v in shard_pod["volumes"] if "persistentVolumeClaim" in v or "ephemeral" in v]
+    assert not claims, f"the shards mount claims: {claims}; they must share no disk"
+    merge_pod = aggregate_job()["spec"]["template"]["spec"]
+    cache = volume_mounted_at(merge_pod, merge, WORK_DIR)
+    claim = (cache.get("persistentVolumeClaim") or {}).get("claimName")
+    assert claim == MERGE_CACHE_CLAIM, f"aggregate: {WORK_DIR} is {cache}, not the claim {MERGE_CACHE_CLAIM}"
+    (pvc,) = [d for _, d in kubernetes_resources() if d["kind"] == "PersistentVolumeClaim"]
+    assert pvc["metadata"]["name"] == MERGE_CACHE_CLAIM, pvc["metadata"]
+    assert pvc["spec"]["accessModes"] == ["ReadWriteOnce"], "the merge's cache is one pod's: ReadWriteOnce"
+    # The pods write the bucket with the standard AWS chain: the optional Secret (or a role).
+    for c in (shard, merge):
+        secrets = [e["secretRef"] for e in c.get("envFrom", []) if "secretRef" in e]
+        assert secrets == [{"name": "ooni-pipeline-s3", "optional": True}], f"{c['name']}: {secrets}"
+    # The DAG's defaults name the same output and cache claim (its DagBag check renders them).
     dag = (AIRFLOW_DAGS / "ooni_pipeline_nightly.py").read_text()
-    assert f'OUT = "{OUT}"' in dag, "the DAG's OUT differs"
-    assert f'"OONI_OUT_CLAIM", "{OUT_CLAIM}"' in dag, "the DAG's default OONI_OUT_CLAIM differs"
-    assert "s3://YOUR-BUCKET" not in dag and "--work-dir" not in dag
-    return f"N = {n}, out = {OUT} on the RWX claim {OUT_CLAIM} (config, shards, merge, DAG)"
+    assert f'os.environ.get("OONI_OUTPUT", "{out}")' in dag, "the DAG's default OONI_OUTPUT differs from out"
+    assert f'"OONI_MERGE_CACHE_CLAIM", "{MERGE_CACHE_CLAIM}"' in dag, "the DAG's default cache claim differs"
+    assert f'WORK_DIR = "{WORK_DIR}"' in dag, "the DAG's WORK_DIR differs"
+    return (
+        f"N = {n}, out = {out} (config, shards, merge, DAG); shards' {WORK_DIR} on emptyDirs, "
+        f"the merge's on {MERGE_CACHE_CLAIM} (RWO)"
+    )
+
+
+@check
+def k8s_no_volume_is_shared_between_pods():
+    for path, doc in kubernetes_resources():
+        templates = [doc["spec"]] if doc["kind"] == "PersistentVolumeClaim" else []
+        for spec in pod_specs(doc):
+            templates += [
+                v["ephemeral"]["volumeClaimTemplate"]["spec"] for v in spec.get("volumes", []) if "ephemeral" in v
+            ]
+        for claim in templates:
+            assert "ReadWriteMany" not in claim.get("accessModes", []), f"{path.name}: a ReadWriteMany claim"
+    # Nor do the comments still describe the shared volume of old.
+    for path in sorted(K8S.iterdir()):
+        if path.suffix in (".yaml", ".toml", ".sh"):
+            text = path.read_text()
+            for stale in (r"/data/out", r"\booni-pipeline-out\b", r"not built yet"):
+                assert not re.search(stale, text), f"{path.name} still mentions {stale!r}"
+    return "no ReadWriteMany claim; no /data/out, ooni-pipeline-out or 'not built yet' in pipelines/k8s"
 
 
 @check
@@ -219,7 +282,11 @@ def k8s_kustomization_names_existing_files_and_the_configmaps_the_pods_mount():
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     for resource in kustomization["resources"]:
         assert (K8S / resource).is_file(), resource
-    assert "pvc.yaml" in kustomization["resources"], "the shared output's claim is not deployed"
+    assert "pvc.yaml" in kustomization["resources"], "the merge's cache claim is not deployed"
+    # What it deploys is all there is: no claim but the merge's cache.
+    deployed = [d for r in kustomization["resources"] for d in yaml.safe_load_all((K8S / r).read_text()) if d]
+    claims = [d["metadata"]["name"] for d in deployed if d["kind"] == "PersistentVolumeClaim"]
+    assert claims == [MERGE_CACHE_CLAIM], claims
     generated = {}
     for generator in kustomization["configMapGenerator"]:
         for f in generator["files"]:
@@ -484,6 +551,9 @@ def airflow_dag_imports_without_errors_and_maps_the_shards():
             AIRFLOW__CORE__DAGS_FOLDER=str(AIRFLOW_DAGS),
             AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db",
         )
+        # The DAG's defaults, not this machine's settings.
+        for name in ("OONI_OUTPUT", "OONI_MERGE_CACHE_CLAIM", "OONI_PIPELINE_IMAGE"):
+            env.pop(name, None)
         result = subprocess.run(
             [python, "-c", DAG_CHECK, str(AIRFLOW_DAGS)], capture_output=True, text=True, env=env, timeout=300
         )
@@ -506,19 +576,29 @@ def airflow_dag_imports_without_errors_and_maps_the_shards():
     example = report["example_args"]
     assert [flag(a, "--shard") for a in example] == ["0/3", "1/3", "2/3"], example
     assert all(flag(a, "--since") == "2020-10-01" and "--until" not in a for a in example), example
-    # The shards and the merge write to the same shared claim, mounted at the same --out.
-    assert all(flag(a, "--out") == OUT and "--work-dir" not in a for a in example), example
-    assert flag(report["aggregate_args"], "--out") == OUT, report["aggregate_args"]
+    # The shards and the merge write the config's bucket; their work dirs share nothing: an
+    # emptyDir for each shard, the merge's own ReadWriteOnce cache claim.
+    out = sharded_config()["out"]
+    assert all(flag(a, "--out") == out and flag(a, "--work-dir") == WORK_DIR for a in example), example
+    assert flag(report["aggregate_args"], "--out") == out, report["aggregate_args"]
+    assert flag(report["aggregate_args"], "--work-dir") == WORK_DIR, report["aggregate_args"]
+    volumes = {}
     for who in ("shard", "aggregate"):
-        mounts = [m for m in report[f"{who}_mounts"] if m["mount_path"] == OUT]
+        mounts = [m for m in report[f"{who}_mounts"] if m["mount_path"] == WORK_DIR]
         assert len(mounts) == 1 and not mounts[0].get("read_only"), (who, report[f"{who}_mounts"])
-        (volume,) = [v for v in report[f"{who}_volumes"] if v["name"] == mounts[0]["name"]]
-        claim = (volume.get("persistent_volume_claim") or {}).get("claim_name")
-        assert claim == OUT_CLAIM, (who, volume)
+        (volumes[who],) = [v for v in report[f"{who}_volumes"] if v["name"] == mounts[0]["name"]]
+        claims = [v for v in report[f"{who}_volumes"] if v.get("persistent_volume_claim")]
+        assert len(claims) == (1 if who == "aggregate" else 0), (who, claims)
+    assert (volumes["shard"].get("empty_dir") or {}).get("size_limit"), volumes["shard"]
+    claim = (volumes["aggregate"].get("persistent_volume_claim") or {}).get("claim_name")
+    assert claim == MERGE_CACHE_CLAIM, volumes["aggregate"]
     version = subprocess.run(
         [python, "-c", "import airflow; print(airflow.__version__)"], capture_output=True, text=True, env=env
     ).stdout.strip()
-    return f"Airflow {version}: DagBag, 0 import errors, shard mapped, aggregate downstream, both on {OUT_CLAIM}"
+    return (
+        f"Airflow {version}: DagBag, 0 import errors, shard mapped, aggregate downstream, "
+        f"--out {out}, {WORK_DIR} on an emptyDir (shards) and {MERGE_CACHE_CLAIM} (merge)"
+    )
 
 
 def main() -> int:
