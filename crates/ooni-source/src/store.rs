@@ -124,6 +124,19 @@ pub trait Store: Send + Sync {
         }
         Ok(out.into_iter().collect())
     }
+    /// [`Store::list_common_prefixes`] for several prefixes: one answer per prefix, in
+    /// prefix order. The default lists them one after another; remote stores list them
+    /// concurrently, as [`Store::list_many`] does. Fails on the first prefix that fails
+    /// (including a prefix that does not end a key level).
+    fn list_common_prefixes_many(
+        &self,
+        prefixes: &[String],
+    ) -> Result<Vec<Vec<String>>, StoreError> {
+        prefixes
+            .iter()
+            .map(|prefix| self.list_common_prefixes(prefix))
+            .collect()
+    }
 }
 
 /// Refuses a [`Store::list_common_prefixes`] prefix that does not end at a key level: the
