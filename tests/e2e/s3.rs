@@ -170,6 +170,150 @@ fn a_one_country_one_test_one_day_run_lists_only_narrow_prefixes() {
     assert!(run.summary["measurements_written"].as_u64().unwrap() >= 3);
 }
 
+/// The `prefix` (with `%2F` decoded) and whether a `delimiter` is set, of a LIST request.
+fn listed_prefix(target: &str) -> (String, bool) {
+    let prefix = target
+        .split("prefix=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .replace("%2F", "/");
+    (prefix, target.contains("delimiter="))
+}
+
+#[test]
+fn a_country_without_test_names_on_jsonl_days_discovers_levels_instead_of_listing_jsonl() {
+    use std::collections::BTreeSet;
+    let (moto, bucket) = server();
+    let proxy = Proxy::start(moto.addr, |_| Fault::Pass);
+    let source = format!("s3://{bucket}");
+    let flags = [
+        "--source",
+        &source,
+        "--endpoint-url",
+        &proxy.endpoint,
+        "--path-style",
+        "--probe-cc",
+        "IT",
+        "--late-upload-days",
+        "0",
+    ];
+    let jsonl = sample_bucket().join("jsonl");
+    let names = |dir: &Path| -> BTreeSet<String> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap().file_name().into_string().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let tests = names(&jsonl);
+    assert!(tests.len() > 10, "{tests:?}");
+    // The sample's IT days of each test in [from, to], as prefixes.
+    let it_days = |from: &str, to: &str| -> BTreeSet<String> {
+        tests
+            .iter()
+            .flat_map(|t| {
+                names(&jsonl.join(t).join("IT"))
+                    .into_iter()
+                    .filter(|d| (from..=to).contains(&d.as_str()))
+                    .map(move |d| format!("jsonl/{t}/IT/{d}/"))
+            })
+            .collect()
+    };
+    let is_list = |s: &ooni_testkit::Seen| s.method == "GET" && s.target.contains("list-type");
+    // `list` over a window: the numbers of its plan line (prefixes, discovery LIST calls,
+    // listing LIST calls), and its LIST requests as (prefix, by delimiter).
+    let list = |window: [&str; 4]| {
+        let before = proxy.seen().len();
+        let output = pipeline(&[&["list"][..], &flags, &window].concat());
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "{stdout}");
+        let plan = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("listing plan: "))
+            .unwrap_or_else(|| panic!("no plan line: {stdout}"))
+            .to_owned();
+        let numbers: Vec<u64> = plan
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let lists: Vec<(String, bool)> = proxy.seen()[before..]
+            .iter()
+            .filter(|s| is_list(s))
+            .map(|s| listed_prefix(&s.target))
+            .collect();
+        (numbers, lists)
+    };
+    let by_delimiter = |lists: &[(String, bool)], delimiter: bool| -> BTreeSet<String> {
+        lists
+            .iter()
+            .filter(|(_, d)| *d == delimiter)
+            .map(|(p, _)| p.clone())
+            .collect()
+    };
+
+    // One day: one delimiter listing finds the tests; then that day of each test, never
+    // jsonl/ or jsonl/TEST/ whole.
+    let one_day = ["--since", "2020-01-09", "--until", "2020-01-10"];
+    let (numbers, lists) = list(one_day);
+    let n = tests.len() as u64;
+    assert_eq!(numbers, [n, 1, n]);
+    assert_eq!(
+        lists.len() as u64,
+        1 + n,
+        "the LIST calls the plan line counts"
+    );
+    assert_eq!(
+        by_delimiter(&lists, true),
+        BTreeSet::from(["jsonl/".to_owned()])
+    );
+    let each_test: BTreeSet<String> = tests
+        .iter()
+        .map(|t| format!("jsonl/{t}/IT/20200109/"))
+        .collect();
+    assert_eq!(by_delimiter(&lists, false), each_test);
+
+    // The run over that day makes the same LIST calls, and reads its two IT archives.
+    let before = proxy.seen().len();
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_s3(
+        &proxy.endpoint,
+        bucket,
+        &dir.path().join("it"),
+        &[&flags[5..], &one_day[..]].concat(),
+    );
+    assert!(run.status == 0 || run.status == 3, "{}", run.stderr);
+    let seen = proxy.seen().split_off(before);
+    let run_lists: Vec<(String, bool)> = seen
+        .iter()
+        .filter(|s| is_list(s))
+        .map(|s| listed_prefix(&s.target))
+        .collect();
+    assert_eq!(run_lists.len() as u64, 1 + n);
+    assert_eq!(run.summary["requests"]["list"], 1 + n);
+    assert_eq!(by_delimiter(&run_lists, false), each_test);
+    let gets = seen.len() - run_lists.len();
+    assert_eq!(run.summary["requests"]["get"], gets as u64);
+    assert_eq!(gets, 2, "psiphon and telegram, IT, 2020-01-09");
+
+    // Several days: each test's IT days are discovered too, and only the days found inside
+    // the window are listed.
+    let (numbers, lists) = list(["--since", "2020-01-09", "--until", "2020-01-12"]);
+    let found = it_days("20200109", "20200111");
+    assert!(found.len() >= 4, "{found:?}");
+    let m = found.len() as u64;
+    assert_eq!(numbers, [m, 1 + n, m]);
+    assert_eq!(lists.len() as u64, 1 + n + m);
+    let mut levels: BTreeSet<String> = tests.iter().map(|t| format!("jsonl/{t}/IT/")).collect();
+    levels.insert("jsonl/".to_owned());
+    assert_eq!(by_delimiter(&lists, true), levels);
+    assert_eq!(by_delimiter(&lists, false), found);
+}
+
 #[test]
 fn an_s3_output_receives_each_committed_file_and_the_manifest() {
     let (moto, bucket) = server();

@@ -490,6 +490,17 @@ fn list(store: &dyn ooni_source::Store, config: &Config) -> anyhow::Result<()> {
             )?;
         }
     }
+    // What the listing cost, before a run reads anything: the discovery of key levels a
+    // missing filter left open (delimiter listings), then the planned prefixes.
+    writeln!(
+        out,
+        "listing plan: {} prefixes; {} discovery LIST calls, {} listing LIST calls",
+        inventory.prefixes_listed,
+        inventory.discovery_calls,
+        inventory
+            .list_calls
+            .saturating_sub(inventory.discovery_calls)
+    )?;
     writeln!(
         out,
         "{} objects, {} in {} ({} LIST calls; {} keys outside OONI's layout; {} symbolic links ignored)",

@@ -66,7 +66,10 @@
 //! out, as a local store lists only files. [`S3Store::list_many`] runs several listings at
 //! once. [`Store::list_common_prefixes`](ooni_source::Store::list_common_prefixes) lists one
 //! key level (ListObjectsV2 with delimiter `/`, S3's `CommonPrefixes`), so a planner can
-//! discover `raw/DAY/HH/` → countries → tests without listing the keys below.
+//! discover `raw/DAY/` → hours, `jsonl/` → tests → countries → days without listing the
+//! keys below; [`Store::list_common_prefixes_many`](ooni_source::Store::list_common_prefixes_many)
+//! lists several levels at once, as `list_many` does. Both count in `list_calls`, one per
+//! page.
 //!
 //! # Conditional writes
 //!

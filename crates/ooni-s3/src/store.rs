@@ -273,6 +273,21 @@ impl S3Store {
     /// Lists several prefixes concurrently (at most [`S3Options::list_concurrency`] at once). The
     /// result is the same as calling [`Store::list`] for each prefix, concatenated in prefix order.
     pub fn list_many(&self, prefixes: &[String]) -> Result<Vec<ObjectMeta>, StoreError> {
+        let listed = self.concurrently(prefixes, |inner, prefix| async move {
+            inner.list_prefix(&prefix).await
+        })?;
+        Ok(listed.into_iter().flatten().collect())
+    }
+
+    /// Runs `list` for each prefix, at most [`S3Options::list_concurrency`] at once, and returns
+    /// the answers in prefix order. The first failure (in prefix order) aborts the listings
+    /// still running and is returned, naming its prefix.
+    fn concurrently<T, F, Fut>(&self, prefixes: &[String], list: F) -> Result<Vec<T>, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(Arc<Inner>, String) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, S3Error>> + Send + 'static,
+    {
         let inner = Arc::clone(&self.inner);
         let prefixes = prefixes.to_vec();
         let listed = self.run(async move {
@@ -280,11 +295,11 @@ impl S3Store {
             let mut tasks = prefixes
                 .into_iter()
                 .map(|prefix| {
-                    let inner = Arc::clone(&inner);
+                    let listing = list(Arc::clone(&inner), prefix.clone());
                     let permits = Arc::clone(&permits);
                     tokio::spawn(async move {
                         let _permit = permits.acquire_owned().await.ok();
-                        inner.list_prefix(&prefix).await.map_err(|e| (prefix, e))
+                        listing.await.map_err(|e| (prefix, e))
                     })
                 })
                 .collect::<Vec<_>>()
@@ -292,8 +307,8 @@ impl S3Store {
             let mut out = Vec::new();
             while let Some(task) = tasks.next() {
                 let failed = match task.await {
-                    Ok(Ok(objects)) => {
-                        out.extend(objects);
+                    Ok(Ok(answer)) => {
+                        out.push(answer);
                         continue;
                     }
                     Ok(Err(failed)) => failed,
@@ -311,7 +326,7 @@ impl S3Store {
             Ok(out)
         });
         match listed {
-            Ok(Ok(objects)) => Ok(objects),
+            Ok(Ok(answers)) => Ok(answers),
             Ok(Err((prefix, source))) => Err(self.list_error(&prefix, source)),
             Err(source) => Err(self.list_error("", source)),
         }
@@ -453,20 +468,43 @@ impl Store for S3Store {
     /// call per page of 1,000, without listing the keys below them. Calls from several
     /// threads run concurrently.
     fn list_common_prefixes(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        if !(prefix.is_empty() || prefix.ends_with('/')) {
-            return Err(StoreError::List {
-                location: self.location(),
-                prefix: prefix.to_owned(),
-                source: Box::new(S3Error::Options(
-                    "a prefix listed by level must be empty or end in '/'".to_owned(),
-                )),
-            });
-        }
+        self.check_level_prefix(prefix)?;
         let inner = Arc::clone(&self.inner);
         let owned = prefix.to_owned();
         match self.run(async move { inner.list_levels(&owned).await }) {
             Ok(Ok(levels)) => Ok(levels),
             Ok(Err(source)) | Err(source) => Err(self.list_error(prefix, source)),
         }
+    }
+
+    /// The delimiter listings of several prefixes, concurrently (at most
+    /// [`S3Options::list_concurrency`] at once), like [`S3Store::list_many`]: each call counts in
+    /// `list_calls`. Every prefix is checked before any request is made.
+    fn list_common_prefixes_many(
+        &self,
+        prefixes: &[String],
+    ) -> Result<Vec<Vec<String>>, StoreError> {
+        for prefix in prefixes {
+            self.check_level_prefix(prefix)?;
+        }
+        self.concurrently(prefixes, |inner, prefix| async move {
+            inner.list_levels(&prefix).await
+        })
+    }
+}
+
+impl S3Store {
+    /// Refuses a prefix that does not end a key level (S3 would match partial names).
+    fn check_level_prefix(&self, prefix: &str) -> Result<(), StoreError> {
+        if prefix.is_empty() || prefix.ends_with('/') {
+            return Ok(());
+        }
+        Err(StoreError::List {
+            location: self.location(),
+            prefix: prefix.to_owned(),
+            source: Box::new(S3Error::Options(
+                "a prefix listed by level must be empty or end in '/'".to_owned(),
+            )),
+        })
     }
 }

@@ -8,9 +8,10 @@
 //!   cans), and [`pair_twins`], which pairs each `jsonl.gz`/`tar.gz` twin into [`Twins`]: the
 //!   one to read (the postcan) and the other, to read instead when the first is broken;
 //! - [`Store`] with [`LocalStore`] (which never follows symbolic links, and reports them):
-//!   where archives come from; [`inventory_with_progress`] lists the narrowest prefixes
-//!   ([`plan_prefixes`]) in chunks, reporting [`ListProgress`], and keeps the selected keys
-//!   in an [`Inventory`];
+//!   where archives come from; [`plan_listing`] finds the narrowest prefixes the filters
+//!   allow, discovering with delimiter listings the key levels a missing filter leaves open
+//!   (a [`ListingPlan`]), and [`inventory_with_progress`] lists them in chunks, reporting
+//!   [`ListProgress`], and keeps the selected keys in an [`Inventory`];
 //! - [`read_records`]: streams one archive (multi-member gzip, concatenated LZ4 frames or
 //!   plain, sniffed from the bytes; JSONL lines, postcan `.post` members, or the lines of a
 //!   tarcan's `.json` members) into [`Record`]s, turning broken input into [`RecordError`]s
@@ -39,6 +40,6 @@ pub use select::{
     pick_one_of_each_twin, raw_layout_start,
 };
 pub use store::{
-    Inventory, ListProgress, LocalStore, ObjectMeta, RequestStats, Store, StoreError, inventory,
-    inventory_with_progress, parse_day, plan_prefixes,
+    Inventory, ListProgress, ListingPlan, LocalStore, ObjectMeta, RequestStats, Store, StoreError,
+    inventory, inventory_with_progress, parse_day, plan_listing,
 };

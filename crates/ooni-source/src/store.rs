@@ -124,6 +124,19 @@ pub trait Store: Send + Sync {
         }
         Ok(out.into_iter().collect())
     }
+    /// [`Store::list_common_prefixes`] for several prefixes: one answer per prefix, in
+    /// prefix order. The default lists them one after another; remote stores list them
+    /// concurrently, as [`Store::list_many`] does. Fails on the first prefix that fails
+    /// (including a prefix that does not end a key level).
+    fn list_common_prefixes_many(
+        &self,
+        prefixes: &[String],
+    ) -> Result<Vec<Vec<String>>, StoreError> {
+        prefixes
+            .iter()
+            .map(|prefix| self.list_common_prefixes(prefix))
+            .collect()
+    }
 }
 
 /// Refuses a [`Store::list_common_prefixes`] prefix that does not end at a key level: the
@@ -142,65 +155,178 @@ fn check_level_prefix(location: &str, prefix: &str) -> Result<(), StoreError> {
     })
 }
 
-/// The narrowest prefixes that can hold the selection's archives: per upload day in `raw/`
-/// (per hour, country and test when those are given), per test/country/day in `jsonl/`, and,
-/// when [`Selection::cans`] is set, `canned/YYYY-MM-DD/` for each upload day from 2012-12-05
-/// up to and including 2020-10-21 (cans are per day only: the test and country filters apply
-/// to the listed keys). Which bucket holds a `canned/` day: [`can_bucket`](crate::can_bucket).
-pub fn plan_prefixes(selection: &Selection) -> Vec<String> {
-    let mut prefixes = Vec::new();
-    let raw_start = raw_layout_start();
-    let (first_can, last_can) = (cans_start(), cans_end());
-    for day in selection.bucket_days() {
-        let compact = day.format("%Y%m%d").to_string();
-        if day >= raw_start {
-            prefixes.extend(raw_prefixes(&compact, selection));
-        }
-        if day <= raw_start {
-            prefixes.extend(jsonl_prefixes(&compact, selection));
-        }
-        if selection.cans && day >= first_can && day <= last_can {
-            prefixes.push(format!("canned/{}/", day.format("%Y-%m-%d")));
-        }
-    }
-    prefixes
+/// How a selection is listed: the prefixes to list, and what finding them cost.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListingPlan {
+    /// The prefixes to list, sorted and distinct; none holds another.
+    pub prefixes: Vec<String>,
+    /// LIST calls made to discover the key levels the filters left open (delimiter listings:
+    /// one call per page of 1,000 prefixes on S3, one per directory read locally).
+    pub discovery_calls: u64,
 }
 
-fn raw_prefixes(day: &str, selection: &Selection) -> Vec<String> {
-    if selection.probe_cc.is_empty() || selection.test_names.is_empty() {
-        return vec![format!("raw/{day}/")];
+/// Plans the listing of `selection` on `store`: the narrowest prefixes that can hold its
+/// archives. Where a filter leaves a key level open, the level is discovered with delimiter
+/// listings ([`Store::list_common_prefixes_many`], concurrent on S3) instead of being listed
+/// whole, so that the listing grows with the selection and not with the bucket.
+///
+/// - `raw/` (upload days from 2020-10-20): with countries and tests, `raw/DAY/HH/CC/TEST/`
+///   for each of the 24 hours, without discovery. Otherwise the hours of each day are
+///   discovered (one delimiter listing of `raw/DAY/` per day), then each hour found is
+///   listed: `raw/DAY/HH/CC/` per country without tests, `raw/DAY/HH/` without countries (the
+///   key filter keeps the selected tests). Never a whole `raw/DAY/`, which could only be
+///   listed page after page.
+/// - `jsonl/` (upload days up to 2020-10-20): `jsonl/TEST/CC/DAY/` for each (test, country)
+///   unit. Without tests, the tests are the levels of `jsonl/`; without countries, each test's
+///   countries are the levels of `jsonl/TEST/`: discovered once per plan, whatever the number
+///   of days. On a one-day window each unit's day is listed directly; on a longer one each
+///   unit's days are discovered (one delimiter listing of `jsonl/TEST/CC/`) and only those
+///   inside the window are listed: a long window costs a call per day a unit holds, not per
+///   day of the window.
+/// - `canned/` (with [`Selection::cans`]): `canned/YYYY-MM-DD/` for each upload day from
+///   2012-12-05 up to and including 2020-10-21; cans are per day only, so the test and
+///   country filters apply to the listed keys. Which bucket holds a day:
+///   [`can_bucket`](crate::can_bucket).
+pub fn plan_listing(store: &dyn Store, selection: &Selection) -> Result<ListingPlan, StoreError> {
+    let before = store.request_stats().list_calls;
+    let raw_start = raw_layout_start();
+    let compact = |day: &NaiveDate| day.format("%Y%m%d").to_string();
+    let days: Vec<NaiveDate> = selection.bucket_days().collect();
+    let raw_days: Vec<String> = days
+        .iter()
+        .filter(|d| **d >= raw_start)
+        .map(compact)
+        .collect();
+    let jsonl_days: Vec<String> = days
+        .iter()
+        .filter(|d| **d <= raw_start)
+        .map(compact)
+        .collect();
+    let mut prefixes = raw_prefixes(store, selection, &raw_days)?;
+    prefixes.extend(jsonl_prefixes(store, selection, &jsonl_days)?);
+    if selection.cans {
+        prefixes.extend(
+            days.iter()
+                .filter(|day| **day >= cans_start() && **day <= cans_end())
+                .map(|day| format!("canned/{}/", day.format("%Y-%m-%d"))),
+        );
     }
+    prefixes.sort();
+    prefixes.dedup();
+    Ok(ListingPlan {
+        prefixes,
+        discovery_calls: store.request_stats().list_calls.saturating_sub(before),
+    })
+}
+
+/// The `raw/` prefixes of the upload days `days` (`YYYYMMDD`).
+///
+/// Without both filters, the hours are discovered rather than taken as the fixed 00..23:
+/// one call per day, made for all days at once, that finds nothing on a day not uploaded
+/// yet (the late-upload days of a nightly run) or left empty, where 24 hour listings would
+/// find nothing 24 times; on a full day it costs one call more than its 24 hour listings.
+fn raw_prefixes(
+    store: &dyn Store,
+    selection: &Selection,
+    days: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let (countries, tests) = (&selection.probe_cc, &selection.test_names);
     let mut out = Vec::new();
-    for hour in 0..24 {
-        for cc in &selection.probe_cc {
-            for tn in &selection.test_names {
-                out.push(format!("raw/{day}/{hour:02}/{cc}/{tn}/"));
+    if !countries.is_empty() && !tests.is_empty() {
+        for day in days {
+            for hour in 0..24 {
+                for cc in countries {
+                    for tn in tests {
+                        out.push(format!("raw/{day}/{hour:02}/{cc}/{tn}/"));
+                    }
+                }
+            }
+        }
+        return Ok(out);
+    }
+    let parents: Vec<String> = days.iter().map(|day| format!("raw/{day}/")).collect();
+    for hours in store.list_common_prefixes_many(&parents)? {
+        for hour in hours {
+            if countries.is_empty() {
+                out.push(hour);
+            } else {
+                out.extend(countries.iter().map(|cc| format!("{hour}{cc}/")));
             }
         }
     }
-    out
+    Ok(out)
 }
 
-fn jsonl_prefixes(day: &str, selection: &Selection) -> Vec<String> {
-    if selection.probe_cc.is_empty() || selection.test_names.is_empty() {
-        // Without both, jsonl/ cannot be narrowed by day alone: list it per test (or whole)
-        // and let the key filter drop other days. Deduplicated by the caller.
-        if selection.test_names.is_empty() {
-            return vec!["jsonl/".to_owned()];
-        }
-        return selection
-            .test_names
-            .iter()
-            .map(|tn| format!("jsonl/{tn}/"))
-            .collect();
+/// The `jsonl/` prefixes of the upload days `days` (`YYYYMMDD`, in order).
+fn jsonl_prefixes(
+    store: &dyn Store,
+    selection: &Selection,
+    days: &[String],
+) -> Result<Vec<String>, StoreError> {
+    if days.is_empty() {
+        return Ok(Vec::new());
     }
+    let units = jsonl_units(store, selection)?;
+    if let [day] = days {
+        // A delimiter listing of each unit would cost as much as the listing it could save.
+        return Ok(units.iter().map(|unit| format!("{unit}{day}/")).collect());
+    }
+    let window: BTreeSet<&str> = days.iter().map(String::as_str).collect();
     let mut out = Vec::new();
-    for tn in &selection.test_names {
-        for cc in &selection.probe_cc {
-            out.push(format!("jsonl/{tn}/{cc}/{day}/"));
+    for (unit, found) in units.iter().zip(store.list_common_prefixes_many(&units)?) {
+        for day in level_names(unit, found) {
+            if window.contains(day.as_str()) {
+                out.push(format!("{unit}{day}/"));
+            }
         }
     }
-    out
+    Ok(out)
+}
+
+/// The (test, country) directories of `jsonl/` to list, `jsonl/TEST/CC/`: the filters' own
+/// names where given, else the levels the store holds (`jsonl/` for the tests, `jsonl/TEST/`
+/// for each test's countries).
+fn jsonl_units(store: &dyn Store, selection: &Selection) -> Result<Vec<String>, StoreError> {
+    let tests: Vec<String> = if selection.test_names.is_empty() {
+        level_names("jsonl/", store.list_common_prefixes("jsonl/")?)
+    } else {
+        selection.test_names.iter().cloned().collect()
+    };
+    let parents: Vec<String> = tests.iter().map(|tn| format!("jsonl/{tn}/")).collect();
+    if !selection.probe_cc.is_empty() {
+        return Ok(parents
+            .iter()
+            .flat_map(|parent| {
+                selection
+                    .probe_cc
+                    .iter()
+                    .map(move |cc| format!("{parent}{cc}/"))
+            })
+            .collect());
+    }
+    let mut units = Vec::new();
+    for (parent, found) in parents
+        .iter()
+        .zip(store.list_common_prefixes_many(&parents)?)
+    {
+        units.extend(
+            level_names(parent, found)
+                .into_iter()
+                .map(|cc| format!("{parent}{cc}/")),
+        );
+    }
+    Ok(units)
+}
+
+/// The names of the levels below `parent` (`jsonl/` and `jsonl/whatsapp/` give `whatsapp`).
+fn level_names(parent: &str, levels: Vec<String>) -> Vec<String> {
+    levels
+        .into_iter()
+        .filter_map(|level| {
+            let name = level.strip_prefix(parent)?.strip_suffix('/')?;
+            (!name.is_empty() && !name.contains('/')).then(|| name.to_owned())
+        })
+        .collect()
 }
 
 /// The result of listing a selection: archives to read, and keys that were not understood.
@@ -214,8 +340,13 @@ pub struct Inventory {
     pub skipped: Vec<(ObjectMeta, ArchiveKey)>,
     /// Listed keys that do not follow OONI's layout (never silently ignored: reported).
     pub unrecognized: Vec<KeyError>,
-    /// Number of list calls made (pages, for S3).
+    /// LIST calls made in all, the discovery's included (pages, for S3): `discovery_calls`
+    /// to plan, the rest to list the planned prefixes.
     pub list_calls: u64,
+    /// LIST calls made to discover key levels before listing ([`ListingPlan::discovery_calls`]).
+    pub discovery_calls: u64,
+    /// Prefixes listed ([`ListingPlan::prefixes`]).
+    pub prefixes_listed: u64,
     /// Keys of the symbolic links the store met under the listed prefixes (or on the way to
     /// them), sorted: never followed, so whatever they point to was not listed
     /// ([`Store::ignored_symlinks`]).
@@ -227,7 +358,7 @@ pub struct Inventory {
 pub struct ListProgress {
     /// Prefixes listed so far.
     pub prefixes_done: u64,
-    /// Prefixes to list in all (those a broader one covers are not counted).
+    /// Prefixes to list in all ([`ListingPlan::prefixes`]).
     pub prefixes_total: u64,
     /// Distinct objects listed so far, whether the selection keeps them or not.
     pub objects_found: u64,
@@ -243,34 +374,28 @@ pub fn inventory(store: &dyn Store, selection: &Selection) -> Result<Inventory, 
     inventory_with_progress(store, selection, &mut |_| {})
 }
 
-/// Lists the selection's prefixes ([`plan_prefixes`]) and keeps the keys whose day, country
-/// and test match. Prefixes are listed in chunks, in order, and `progress` is called after
-/// each chunk, so that a wide window does not list for minutes without a word.
+/// Plans the selection's listing ([`plan_listing`]), lists the planned prefixes and keeps
+/// the keys whose day, country and test match. Prefixes are listed in chunks, in order, and
+/// `progress` is called after each chunk, so that a wide window does not list for minutes
+/// without a word.
 pub fn inventory_with_progress(
     store: &dyn Store,
     selection: &Selection,
     progress: &mut dyn FnMut(ListProgress),
 ) -> Result<Inventory, StoreError> {
-    let mut prefixes = plan_prefixes(selection);
-    prefixes.sort();
-    prefixes.dedup();
-    // A broader prefix already covers narrower ones (e.g. `jsonl/` covers `jsonl/tn/`). In
-    // sorted order, the prefixes a kept one covers follow it directly, so comparing with the
-    // last kept is enough (comparing with all would be quadratic in the days of the window).
-    let mut kept: Vec<String> = Vec::new();
-    for p in prefixes {
-        if !kept.last().is_some_and(|k| p.starts_with(k.as_str())) {
-            kept.push(p);
-        }
-    }
-    let mut inv = Inventory::default();
-    let mut seen = BTreeSet::new();
     let before = store.request_stats().list_calls;
+    let plan = plan_listing(store, selection)?;
+    let mut inv = Inventory {
+        discovery_calls: plan.discovery_calls,
+        prefixes_listed: plan.prefixes.len() as u64,
+        ..Inventory::default()
+    };
+    let mut seen = BTreeSet::new();
     let mut listed = ListProgress {
-        prefixes_total: kept.len() as u64,
+        prefixes_total: plan.prefixes.len() as u64,
         ..ListProgress::default()
     };
-    for chunk in kept.chunks(LIST_CHUNK) {
+    for chunk in plan.prefixes.chunks(LIST_CHUNK) {
         for obj in store.list_many(chunk)? {
             if !seen.insert(obj.key.clone()) {
                 continue;
@@ -508,9 +633,17 @@ mod tests {
         }
     }
 
+    /// The plan of `selection` over an empty store: what the filters alone give (a key level
+    /// discovered where a filter is missing, or a unit's days, holds nothing).
+    fn plan_on_empty_store(selection: &Selection) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan_listing(&LocalStore::new(dir.path()), selection).unwrap();
+        plan.prefixes
+    }
+
     #[test]
     fn one_country_one_test_one_day_lists_hourly_prefixes_only() {
-        let p = plan_prefixes(&selection(
+        let p = plan_on_empty_store(&selection(
             &["AZ"],
             &["whatsapp"],
             "2020-11-01",
@@ -522,7 +655,7 @@ mod tests {
 
     #[test]
     fn the_overlap_day_is_listed_in_both_layouts() {
-        let p = plan_prefixes(&selection(
+        let p = plan_on_empty_store(&selection(
             &["AZ"],
             &["whatsapp"],
             "2020-10-20",
@@ -530,7 +663,7 @@ mod tests {
         ));
         assert!(p.contains(&"raw/20201020/13/AZ/whatsapp/".to_owned()));
         assert!(p.contains(&"jsonl/whatsapp/AZ/20201020/".to_owned()));
-        let before = plan_prefixes(&selection(
+        let before = plan_on_empty_store(&selection(
             &["AZ"],
             &["whatsapp"],
             "2020-10-19",
@@ -570,13 +703,13 @@ mod tests {
     #[test]
     fn cans_are_listed_per_day_only_when_asked_and_stop_after_2020_10_21() {
         let mut sel = selection(&["AZ"], &["webconnectivity"], "2020-10-19", "2020-10-23");
-        let without = plan_prefixes(&sel);
+        let without = plan_on_empty_store(&sel);
         assert!(
             without.iter().all(|p| !p.starts_with("canned/")),
             "{without:?}"
         );
         sel.cans = true;
-        let with = plan_prefixes(&sel);
+        let with = plan_on_empty_store(&sel);
         let cans: Vec<&str> = with
             .iter()
             .filter(|p| p.starts_with("canned/"))
@@ -599,7 +732,7 @@ mod tests {
         // Before the first can day, nothing.
         let mut early = selection(&[], &[], "2012-12-04", "2012-12-06");
         early.cans = true;
-        let early: Vec<String> = plan_prefixes(&early)
+        let early: Vec<String> = plan_on_empty_store(&early)
             .into_iter()
             .filter(|p| p.starts_with("canned/"))
             .collect();
@@ -776,15 +909,15 @@ mod tests {
     #[test]
     fn inventory_lists_in_chunks_and_reports_progress_after_each() {
         let dir = tempfile::tempdir().unwrap();
-        // 600 days from 2020-10-21, one raw/ prefix each; archives on the 1st, 300th and
-        // 600th day, so one in each chunk.
+        // 25 days from 2020-10-21, 24 hour prefixes each for one country and test (600 in
+        // all); archives in the 1st, 300th and 600th prefix, so one in each chunk.
         let first = parse_day("2020-10-21").unwrap();
         for n in [0, 299, 599] {
-            let day = first + chrono::Days::new(n);
-            let compact = day.format("%Y%m%d");
+            let day = (first + chrono::Days::new(n / 24)).format("%Y%m%d");
+            let hour = n % 24;
             put(
                 &dir.path().join(format!(
-                    "raw/{compact}/10/AZ/whatsapp/{compact}10_AZ_whatsapp.n0.0.jsonl.gz"
+                    "raw/{day}/{hour:02}/AZ/whatsapp/{day}{hour:02}_AZ_whatsapp.n0.0.jsonl.gz"
                 )),
                 b"x",
             );
@@ -793,12 +926,12 @@ mod tests {
             inner: LocalStore::new(dir.path()),
             calls: std::sync::Mutex::new(Vec::new()),
         };
-        let until = (first + chrono::Days::new(600)).to_string();
-        let sel = selection(&[], &[], "2020-10-21", &until);
+        let sel = selection(&["AZ"], &["whatsapp"], "2020-10-21", "2020-11-15");
         let mut seen = Vec::new();
         let inv = inventory_with_progress(&store, &sel, &mut |p| seen.push(p)).unwrap();
         assert_eq!(inv.archives.len(), 3);
         assert_eq!(inv.list_calls, 600);
+        assert_eq!((inv.discovery_calls, inv.prefixes_listed), (0, 600));
         assert_eq!(*store.calls.lock().unwrap(), [256, 256, 88]);
         let progress = |done, found| ListProgress {
             prefixes_done: done,
@@ -810,11 +943,22 @@ mod tests {
 
     #[test]
     fn a_window_opened_wide_plans_nothing_before_2012_12_01() {
+        let dir = tempfile::tempdir().unwrap();
+        for day in ["20121130", "20121201", "20121202"] {
+            put(
+                &dir.path().join(format!(
+                    "jsonl/whatsapp/AZ/{day}/00/{day}_AZ_whatsapp.l.0.jsonl.gz"
+                )),
+                b"x",
+            );
+        }
         let sel = selection(&["AZ"], &["whatsapp"], "0001-01-01", "2012-12-03");
+        let plan = plan_listing(&LocalStore::new(dir.path()), &sel).unwrap();
         assert_eq!(
-            plan_prefixes(&sel),
+            plan.prefixes,
             ["jsonl/whatsapp/AZ/20121201/", "jsonl/whatsapp/AZ/20121202/"]
         );
+        assert_eq!(plan.discovery_calls, 1, "the unit's days");
     }
 
     #[cfg(unix)]
@@ -946,5 +1090,440 @@ mod tests {
             ["raw/20201021/00/", "raw/20201021/10/"]
         );
         assert!(derived.list_common_prefixes("raw").is_err());
+    }
+
+    /// A local store that records the prefixes it lists, whole (`list`, `list_many`) or by
+    /// level (`list_common_prefixes` and the trait's default `list_common_prefixes_many`).
+    struct Recording {
+        inner: LocalStore,
+        listed: Mutex<Vec<String>>,
+        levels: Mutex<Vec<String>>,
+    }
+
+    impl Recording {
+        fn new(root: &Path) -> Recording {
+            Recording {
+                inner: LocalStore::new(root),
+                listed: Mutex::new(Vec::new()),
+                levels: Mutex::new(Vec::new()),
+            }
+        }
+
+        /// The prefixes listed whole and by level since the last call, each sorted.
+        fn take(&self) -> (Vec<String>, Vec<String>) {
+            let mut listed = std::mem::take(&mut *self.listed.lock().unwrap());
+            listed.sort();
+            let mut levels = std::mem::take(&mut *self.levels.lock().unwrap());
+            levels.sort();
+            (listed, levels)
+        }
+    }
+
+    impl Store for Recording {
+        fn location(&self) -> String {
+            self.inner.location()
+        }
+        fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+            self.listed.lock().unwrap().push(prefix.to_owned());
+            self.inner.list(prefix)
+        }
+        fn open(
+            &self,
+            key: &str,
+            expected_size: Option<u64>,
+        ) -> Result<Box<dyn Read + Send>, StoreError> {
+            self.inner.open(key, expected_size)
+        }
+        fn request_stats(&self) -> RequestStats {
+            self.inner.request_stats()
+        }
+        fn ignored_symlinks(&self) -> Vec<String> {
+            self.inner.ignored_symlinks()
+        }
+        fn list_common_prefixes(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+            self.levels.lock().unwrap().push(prefix.to_owned());
+            self.inner.list_common_prefixes(prefix)
+        }
+    }
+
+    /// The jsonl/ (test, countries) of [`two_layouts`], on each of its jsonl/ days.
+    const JSONL_UNITS: [(&str, &[&str]); 3] = [
+        ("telegram", &["AZ", "IT"]),
+        ("webconnectivity", &["AZ", "IT", "RU"]),
+        ("whatsapp", &["AZ"]),
+    ];
+
+    /// The hours of [`two_layouts`]'s raw/ days: three on 2020-10-20 and 2020-10-21, all on
+    /// 2020-10-22.
+    fn raw_hours(day: &str) -> Vec<String> {
+        match day {
+            "20201022" => (0..24).map(|h| format!("{h:02}")).collect(),
+            _ => ["00", "13", "23"].map(String::from).to_vec(),
+        }
+    }
+
+    /// A directory with both layouts: jsonl/ on 2018-01-01 (webconnectivity/IT only),
+    /// 2019-01-01, 2019-01-02 and 2020-10-20 ([`JSONL_UNITS`]); raw/ on 2020-10-20,
+    /// 2020-10-21 and 2020-10-22 ([`raw_hours`]; each hour: AZ whatsapp with postcan twins,
+    /// AZ and RU webconnectivity, IT telegram); cans on 2019-01-01 and 2020-10-20.
+    fn two_layouts() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let jsonl = |tn: &str, cc: &str, day: &str| {
+            put(
+                &root.join(format!(
+                    "jsonl/{tn}/{cc}/{day}/00/{day}_{cc}_{tn}.l.0.jsonl.gz"
+                )),
+                b"j",
+            );
+        };
+        jsonl("webconnectivity", "IT", "20180101");
+        for day in ["20190101", "20190102", "20201020"] {
+            for (tn, ccs) in JSONL_UNITS {
+                for cc in ccs {
+                    jsonl(tn, cc, day);
+                }
+            }
+        }
+        for day in ["20201020", "20201021", "20201022"] {
+            for hour in raw_hours(day) {
+                for (cc, tn, suffixes) in [
+                    ("AZ", "whatsapp", &["jsonl.gz", "tar.gz"][..]),
+                    ("AZ", "webconnectivity", &["jsonl.gz"][..]),
+                    ("RU", "webconnectivity", &["jsonl.gz"][..]),
+                    ("IT", "telegram", &["jsonl.gz"][..]),
+                ] {
+                    for suffix in suffixes {
+                        put(
+                            &root.join(format!(
+                                "raw/{day}/{hour}/{cc}/{tn}/{day}{hour}_{cc}_{tn}.n0.0.{suffix}"
+                            )),
+                            b"r",
+                        );
+                    }
+                }
+            }
+        }
+        for key in [
+            "canned/2019-01-01/web_connectivity.00.tar.lz4",
+            "canned/2019-01-01/index.json.gz",
+            "canned/2020-10-20/whatsapp.0.tar.lz4",
+            "canned/2020-10-20/20201020T101010Z-AZ-AS28787-web_connectivity-20201020T101011Z_AS28787_def-0.1.0-probe.yaml.lz4",
+        ] {
+            put(&root.join(key), b"c");
+        }
+        dir
+    }
+
+    /// The planner this one replaced, kept as the reference for what a selection holds: one
+    /// `raw/DAY/` without both filters, all of `jsonl/` without tests, `jsonl/TEST/` without
+    /// countries.
+    fn whole_listing_prefixes(selection: &Selection) -> Vec<String> {
+        let mut prefixes = Vec::new();
+        for day in selection.bucket_days() {
+            let compact = day.format("%Y%m%d").to_string();
+            let (cc, tn) = (&selection.probe_cc, &selection.test_names);
+            if day >= raw_layout_start() {
+                if cc.is_empty() || tn.is_empty() {
+                    prefixes.push(format!("raw/{compact}/"));
+                } else {
+                    for hour in 0..24 {
+                        for (c, t) in cc.iter().flat_map(|c| tn.iter().map(move |t| (c, t))) {
+                            prefixes.push(format!("raw/{compact}/{hour:02}/{c}/{t}/"));
+                        }
+                    }
+                }
+            }
+            if day <= raw_layout_start() {
+                if tn.is_empty() {
+                    prefixes.push("jsonl/".to_owned());
+                } else if cc.is_empty() {
+                    prefixes.extend(tn.iter().map(|t| format!("jsonl/{t}/")));
+                } else {
+                    for (t, c) in tn.iter().flat_map(|t| cc.iter().map(move |c| (t, c))) {
+                        prefixes.push(format!("jsonl/{t}/{c}/{compact}/"));
+                    }
+                }
+            }
+            if selection.cans && day >= cans_start() && day <= cans_end() {
+                prefixes.push(format!("canned/{}/", day.format("%Y-%m-%d")));
+            }
+        }
+        prefixes.sort();
+        prefixes.dedup();
+        let mut kept: Vec<String> = Vec::new();
+        for p in prefixes {
+            if !kept.last().is_some_and(|k| p.starts_with(k.as_str())) {
+                kept.push(p);
+            }
+        }
+        kept
+    }
+
+    /// The selected keys (archives, then skipped) an inventory holds.
+    fn selected_keys(inv: &Inventory) -> Vec<String> {
+        inv.archives
+            .iter()
+            .chain(&inv.skipped)
+            .map(|(o, _)| o.key.clone())
+            .collect()
+    }
+
+    #[test]
+    fn the_planner_finds_what_listing_whole_days_and_layouts_found() {
+        let dir = two_layouts();
+        let windows = [
+            ("2018-01-01", "2018-01-02"),
+            ("2019-01-01", "2019-01-03"),
+            ("2020-10-19", "2020-10-22"),
+            ("2020-10-21", "2020-10-24"),
+            ("2017-12-30", "2020-10-23"),
+            ("2012-01-01", "2021-01-01"),
+        ];
+        let countries: [&[&str]; 4] = [&[], &["AZ"], &["AZ", "RU"], &["FR"]];
+        let tests: [&[&str]; 4] = [
+            &[],
+            &["whatsapp"],
+            &["webconnectivity", "whatsapp"],
+            &["dash"],
+        ];
+        let mut selections = 0;
+        for (since, until) in windows {
+            for cc in countries {
+                for tn in tests {
+                    for cans in [false, true] {
+                        let mut sel = selection(cc, tn, since, until);
+                        sel.cans = cans;
+                        let store = LocalStore::new(dir.path());
+                        let planned = inventory(&store, &sel).unwrap();
+                        let mut whole = Inventory::default();
+                        for object in store.list_many(&whole_listing_prefixes(&sel)).unwrap() {
+                            match ArchiveKey::parse(&object.key) {
+                                Ok(key) if sel.selects(&key) && key.format.is_skipped() => {
+                                    whole.skipped.push((object, key));
+                                }
+                                Ok(key) if sel.selects(&key) => whole.archives.push((object, key)),
+                                _ => {}
+                            }
+                        }
+                        whole.archives.sort();
+                        whole.skipped.sort();
+                        assert_eq!(planned.archives, whole.archives, "{sel:?}");
+                        assert_eq!(planned.skipped, whole.skipped, "{sel:?}");
+                        assert!(planned.unrecognized.is_empty());
+                        selections += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(selections, 6 * 4 * 4 * 2);
+        // The tree has something for the selections to find: jsonl/, raw/ (5 archives an
+        // hour) and cans.
+        let all = inventory(
+            &LocalStore::new(dir.path()),
+            &Selection {
+                cans: true,
+                ..selection(&[], &[], "2017-12-30", "2020-10-23")
+            },
+        )
+        .unwrap();
+        assert_eq!(all.archives.len(), 1 + 3 * 6 + (3 + 3 + 24) * 5 + 2);
+        assert_eq!(all.skipped.len(), 2);
+    }
+
+    #[test]
+    fn a_country_without_tests_on_a_jsonl_day_lists_that_country_and_day_of_each_test() {
+        let dir = two_layouts();
+        let store = Recording::new(dir.path());
+        let sel = selection(&["AZ"], &[], "2019-01-01", "2019-01-02");
+        let inv = inventory(&store, &sel).unwrap();
+        let (listed, levels) = store.take();
+        // The tests are discovered with one delimiter listing; neither jsonl/ nor any
+        // jsonl/TEST/ is listed whole.
+        assert_eq!(levels, ["jsonl/"]);
+        assert_eq!(
+            listed,
+            [
+                "jsonl/telegram/AZ/20190101/",
+                "jsonl/webconnectivity/AZ/20190101/",
+                "jsonl/whatsapp/AZ/20190101/",
+            ]
+        );
+        assert_eq!(inv.discovery_calls, 1);
+        assert_eq!(inv.prefixes_listed, 3);
+        assert_eq!(inv.list_calls, 1 + 3);
+        assert_eq!(
+            selected_keys(&inv),
+            [
+                "jsonl/telegram/AZ/20190101/00/20190101_AZ_telegram.l.0.jsonl.gz",
+                "jsonl/webconnectivity/AZ/20190101/00/20190101_AZ_webconnectivity.l.0.jsonl.gz",
+                "jsonl/whatsapp/AZ/20190101/00/20190101_AZ_whatsapp.l.0.jsonl.gz",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_raw_day_without_a_country_filter_lists_each_of_its_hours_not_the_day() {
+        let dir = two_layouts();
+        let store = Recording::new(dir.path());
+        // 2020-10-21 has 3 hours, 2020-10-22 all 24, 2020-10-23 none.
+        let days = ["raw/20201021/", "raw/20201022/", "raw/20201023/"];
+        let hours = |suffix: &str| -> Vec<String> {
+            let mut out: Vec<String> = ["20201021", "20201022"]
+                .into_iter()
+                .flat_map(|day| raw_hours(day).into_iter().map(move |h| (day, h)))
+                .map(|(day, h)| format!("raw/{day}/{h}/{suffix}"))
+                .collect();
+            out.sort();
+            out
+        };
+        for tests in [&["whatsapp"][..], &[]] {
+            let sel = selection(&[], tests, "2020-10-21", "2020-10-24");
+            let inv = inventory(&store, &sel).unwrap();
+            let (listed, levels) = store.take();
+            assert_eq!(listed, hours(""), "{tests:?}");
+            assert_eq!(levels, days, "one delimiter listing per day");
+            assert_eq!(
+                (inv.discovery_calls, inv.prefixes_listed, inv.list_calls),
+                (3, 27, 3 + 27)
+            );
+            // 27 hours × AZ whatsapp's twins, and without a test filter 27 × 3 more.
+            let expected = if tests.is_empty() { 27 * 5 } else { 27 * 2 };
+            assert_eq!(inv.archives.len(), expected, "{tests:?}");
+        }
+        // A country without tests: that country's directory in each hour found.
+        let sel = selection(&["AZ"], &[], "2020-10-21", "2020-10-24");
+        let inv = inventory(&store, &sel).unwrap();
+        let (listed, levels) = store.take();
+        assert_eq!(listed, hours("AZ/"));
+        assert_eq!(levels, days);
+        assert_eq!(inv.archives.len(), 27 * 3);
+        // Both filters: as narrow as the layout goes, each of the 24 hours, no discovery.
+        let sel = selection(&["AZ"], &["whatsapp"], "2020-10-21", "2020-10-24");
+        let inv = inventory(&store, &sel).unwrap();
+        let (listed, levels) = store.take();
+        assert_eq!(listed.len(), 3 * 24);
+        assert!(listed.iter().all(|p| p.ends_with("/AZ/whatsapp/")));
+        assert!(levels.is_empty());
+        assert_eq!(inv.archives.len(), 27 * 2);
+    }
+
+    #[test]
+    fn jsonl_tests_and_countries_are_discovered_once_and_days_per_unit() {
+        let dir = two_layouts();
+        let store = Recording::new(dir.path());
+        let units: Vec<String> = JSONL_UNITS
+            .iter()
+            .flat_map(|(tn, ccs)| ccs.iter().map(move |cc| format!("jsonl/{tn}/{cc}/")))
+            .collect();
+        let tests = [
+            "jsonl/",
+            "jsonl/telegram/",
+            "jsonl/webconnectivity/",
+            "jsonl/whatsapp/",
+        ];
+
+        // No filter, one day: the tests, then each test's countries (one call per test),
+        // then that day of each (test, country).
+        let sel = selection(&[], &[], "2019-01-02", "2019-01-03");
+        let plan = plan_listing(&store, &sel).unwrap();
+        let (listed, levels) = store.take();
+        assert!(
+            listed.is_empty(),
+            "planning lists nothing whole: {listed:?}"
+        );
+        assert_eq!(levels, tests);
+        assert_eq!(plan.discovery_calls, 4);
+        let day: Vec<String> = units.iter().map(|u| format!("{u}20190102/")).collect();
+        assert_eq!(plan.prefixes, day);
+        let inv = inventory(&store, &sel).unwrap();
+        assert_eq!(store.take().0, day);
+        assert_eq!((inv.list_calls, inv.archives.len()), (4 + 6, 6));
+
+        // No filter, a year: the same discovery, once, then each unit's days; only the
+        // 13 (unit, day) that exist are listed, not 6 units × 368 days.
+        let sel = selection(&[], &[], "2018-01-01", "2019-01-04");
+        let inv = inventory(&store, &sel).unwrap();
+        let (listed, levels) = store.take();
+        let mut expected_levels: Vec<String> = tests.map(String::from).to_vec();
+        expected_levels.extend(units.iter().cloned());
+        expected_levels.sort();
+        assert_eq!(levels, expected_levels);
+        let mut expected: Vec<String> = ["20190101", "20190102"]
+            .iter()
+            .flat_map(|day| units.iter().map(move |u| format!("{u}{day}/")))
+            .collect();
+        expected.push("jsonl/webconnectivity/IT/20180101/".to_owned());
+        expected.sort();
+        assert_eq!(listed, expected);
+        assert_eq!(inv.discovery_calls, 4 + 6);
+        assert_eq!(inv.list_calls, 4 + 6 + 13);
+        assert_eq!(inv.archives.len(), 13);
+
+        // Tests without countries: only those tests' countries are discovered.
+        let sel = selection(&[], &["whatsapp", "dash"], "2019-01-01", "2019-01-02");
+        let inv = inventory(&store, &sel).unwrap();
+        let (listed, levels) = store.take();
+        assert_eq!(levels, ["jsonl/dash/", "jsonl/whatsapp/"]);
+        assert_eq!(listed, ["jsonl/whatsapp/AZ/20190101/"]);
+        assert_eq!((inv.discovery_calls, inv.list_calls), (2, 3));
+
+        // Both filters on several days: only the unit's days are discovered.
+        let sel = selection(&["IT"], &["webconnectivity"], "2017-06-01", "2019-06-01");
+        let inv = inventory(&store, &sel).unwrap();
+        let (listed, levels) = store.take();
+        assert_eq!(levels, ["jsonl/webconnectivity/IT/"]);
+        assert_eq!(
+            listed,
+            [
+                "jsonl/webconnectivity/IT/20180101/",
+                "jsonl/webconnectivity/IT/20190101/",
+                "jsonl/webconnectivity/IT/20190102/",
+            ]
+        );
+        assert_eq!((inv.discovery_calls, inv.list_calls), (1, 4));
+
+        // The overlap day: raw/'s hours, and jsonl/ per discovered test.
+        let sel = selection(&["AZ"], &[], "2020-10-20", "2020-10-21");
+        let inv = inventory(&store, &sel).unwrap();
+        let (listed, levels) = store.take();
+        assert_eq!(levels, ["jsonl/", "raw/20201020/"]);
+        assert_eq!(listed.len(), 3 + 3);
+        assert!(listed.contains(&"jsonl/whatsapp/AZ/20201020/".to_owned()));
+        assert!(listed.contains(&"raw/20201020/13/AZ/".to_owned()));
+        assert_eq!(inv.archives.len(), 3 + 3 * 3);
+
+        // Both filters on one jsonl/ day, or no jsonl/ day: nothing to discover in jsonl/.
+        for sel in [
+            selection(&["AZ"], &["whatsapp"], "2019-01-01", "2019-01-02"),
+            selection(&["AZ"], &["whatsapp"], "2020-10-21", "2020-10-23"),
+        ] {
+            let plan = plan_listing(&store, &sel).unwrap();
+            assert_eq!(plan.discovery_calls, 0);
+            assert_eq!(store.take(), (Vec::new(), Vec::new()));
+        }
+    }
+
+    #[test]
+    fn the_default_many_level_listing_answers_each_prefix_in_order() {
+        let dir = two_layouts();
+        // `Recording` does not override list_common_prefixes_many: the trait's default.
+        let store = Recording::new(dir.path());
+        let prefixes = ["jsonl/whatsapp/", "raw/20991231/", "jsonl/telegram/"].map(String::from);
+        assert_eq!(
+            store.list_common_prefixes_many(&prefixes).unwrap(),
+            [
+                vec!["jsonl/whatsapp/AZ/".to_owned()],
+                vec![],
+                vec![
+                    "jsonl/telegram/AZ/".to_owned(),
+                    "jsonl/telegram/IT/".to_owned()
+                ],
+            ]
+        );
+        assert_eq!(store.take().1.len(), 3, "one call per prefix");
+        assert!(store.list_common_prefixes_many(&[]).unwrap().is_empty());
+        let bad = ["jsonl/".to_owned(), "raw".to_owned()];
+        assert!(store.list_common_prefixes_many(&bad).is_err());
     }
 }

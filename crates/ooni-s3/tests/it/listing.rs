@@ -292,4 +292,34 @@ fn key_levels_come_from_one_delimiter_listing_and_match_a_directory() {
     let err = chain(&missing.list_common_prefixes("raw/").unwrap_err());
     assert!(err.contains("s3://no-such-bucket/raw/"), "{err}");
     assert!(err.contains("NoSuchBucket"), "{err}");
+
+    // Several levels at once, concurrently: the answers of one call each, in prefix order,
+    // and a call per page in `list_calls`.
+    let concurrent = S3Store::connect(S3Options {
+        list_concurrency: 3,
+        ..options(&moto.endpoint, &bucket)
+    })
+    .unwrap();
+    let prefixes = ["raw/20201021/10/AZ/", "many/", "raw/20991231/", "", "raw/"].map(String::from);
+    let answers = concurrent.list_common_prefixes_many(&prefixes).unwrap();
+    let one_by_one: Vec<Vec<String>> = prefixes.iter().map(|p| levels(p)).collect();
+    assert_eq!(answers, one_by_one);
+    assert_eq!(answers[1].len(), 1005);
+    assert_eq!(concurrent.request_stats().list_calls, 1 + 2 + 1 + 1 + 1);
+    assert!(
+        concurrent
+            .list_common_prefixes_many(&[])
+            .unwrap()
+            .is_empty()
+    );
+    // A prefix that does not end a level is refused before any request is made.
+    let refused = ["raw/".to_owned(), "raw/2020".to_owned()];
+    let err = chain(&concurrent.list_common_prefixes_many(&refused).unwrap_err());
+    assert!(err.contains("raw/2020"), "{err}");
+    assert_eq!(concurrent.request_stats().list_calls, 6);
+    // A failed listing names its store and prefix.
+    let both = ["raw/".to_owned(), "jsonl/".to_owned()];
+    let err = chain(&missing.list_common_prefixes_many(&both).unwrap_err());
+    assert!(err.contains("s3://no-such-bucket/raw/"), "{err}");
+    assert!(err.contains("NoSuchBucket"), "{err}");
 }
