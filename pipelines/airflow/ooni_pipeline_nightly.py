@@ -26,8 +26,8 @@ whole history: on an empty work dir it downloads every partition file of the out
 with the claim only what changed. Writes to the bucket are signed with the standard AWS
 credential chain: the optional Secret `ooni-pipeline-s3` (AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY) or a role for the service account `ooni-pipeline` (IRSA or EKS Pod
-Identity: pipelines/k8s/rbac.yaml). The bucket must be in eu-central-1, OONI's region: `run`
-has one region for the source and the output.
+Identity: pipelines/k8s/rbac.yaml). The bucket is expected in eu-central-1, OONI's region;
+one elsewhere needs `output_region` in nightly-sharded.toml and `--region` for the merge.
 
 Settings (environment of the scheduler and workers, or edit the constants):
   OONI_PIPELINE_IMAGE      the image, pushed to your registry [ooni-pipeline:latest]

@@ -187,12 +187,19 @@ def k8s_the_indexed_job_and_the_merge_agree_on_n_and_the_output():
     s3_output(out)
     assert flag(shard["args"], "--out") == out, "the shards' --out differs from nightly-sharded.toml's out"
     assert flag(merge["args"], "--out") == out, "aggregate --out differs from the shards' out"
-    # `run` has one region and endpoint for OONI's bucket and the output: leave both alone.
+    # `region`, the endpoint and path style apply to OONI's source too: leave them alone. The
+    # output's region is `output_region` for the shards and `--region` for the merge: the same.
     for key in ("region", "endpoint_url", "path_style"):
         assert key not in config, f"nightly-sharded.toml: {key} would apply to OONI's source too"
     for c in (shard, merge):
-        for f in ("--region", "--endpoint-url", "--path-style"):
-            assert f not in c["args"], f"{c['name']}: {f}: the output bucket is in OONI's region, on AWS"
+        for f in ("--endpoint-url", "--path-style"):
+            assert f not in c["args"], f"{c['name']}: {f} would apply to OONI's source too"
+    assert "--region" not in shard["args"], "the shards' --region is the source's: use output_region"
+    output_region = config.get("output_region", "eu-central-1")
+    merge_region = flag(merge["args"], "--region") if "--region" in merge["args"] else "eu-central-1"
+    assert merge_region == output_region, (
+        "the merge's --region differs from nightly-sharded.toml's output_region"
+    )
     # Work dirs are caches, never shared: each shard's on an emptyDir, the merge's on its own
     # ReadWriteOnce claim.
     assert config["work_dir"] == WORK_DIR, f"nightly-sharded.toml: work_dir = {config['work_dir']!r}"

@@ -72,6 +72,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
 
+    /// AWS region of an s3:// --out bucket [default: --region].
+    #[arg(long, value_name = "REGION")]
+    pub output_region: Option<String>,
+
     /// Path-style S3 addressing (http://host/bucket/key), for S3-compatible stores.
     #[arg(long)]
     pub path_style: bool,
@@ -137,6 +141,7 @@ struct FileConfig {
     work_dir: Option<PathBuf>,
     endpoint_url: Option<String>,
     region: Option<String>,
+    output_region: Option<String>,
     #[serde(default)]
     path_style: bool,
     #[serde(default)]
@@ -178,6 +183,8 @@ impl std::fmt::Display for SourceSpec {
 pub struct S3Access {
     /// Region of the source bucket.
     pub region: String,
+    /// Region of an s3:// output bucket.
+    pub output_region: String,
     /// Endpoint for S3-compatible stores.
     pub endpoint_url: Option<String>,
     /// Path-style addressing.
@@ -283,6 +290,12 @@ impl RunArgs {
         Ok(Config {
             source: parse_source(&source)?,
             s3: S3Access {
+                output_region: self
+                    .output_region
+                    .or(file.output_region)
+                    .or_else(|| self.region.clone())
+                    .or_else(|| file.region.clone())
+                    .unwrap_or_else(|| "eu-central-1".to_owned()),
                 region: self
                     .region
                     .or(file.region)
@@ -477,6 +490,33 @@ mod tests {
         assert_eq!(
             plan.run.selection.probe_cc.iter().collect::<Vec<_>>(),
             ["AZ"]
+        );
+    }
+
+    #[test]
+    fn an_s3_output_has_its_own_region_or_the_sources() {
+        let out = |region: Option<&str>, output_region: Option<&str>| {
+            let args = RunArgs {
+                out: Some("s3://my-output/ooni".into()),
+                region: region.map(Into::into),
+                output_region: output_region.map(Into::into),
+                ..RunArgs::default()
+            };
+            let config = args.resolve(today()).unwrap();
+            assert_eq!(config.output, Some(("my-output".into(), "ooni/".into())));
+            (config.s3.region, config.s3.output_region)
+        };
+        assert_eq!(
+            out(None, None),
+            ("eu-central-1".into(), "eu-central-1".into())
+        );
+        assert_eq!(
+            out(Some("us-east-1"), None),
+            ("us-east-1".into(), "us-east-1".into())
+        );
+        assert_eq!(
+            out(None, Some("us-west-2")),
+            ("eu-central-1".into(), "us-west-2".into())
         );
     }
 

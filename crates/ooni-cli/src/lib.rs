@@ -241,7 +241,11 @@ fn dispatch(command: Command, observer: &dyn Observer) -> anyhow::Result<Status>
             let console = Console::new(&stop, observer);
             let store = open_store(&config)?;
             if let Some((bucket, prefix)) = &config.output {
-                let output = connect_s3(&config.s3, bucket, prefix, true)?;
+                let access = config::S3Access {
+                    region: config.s3.output_region.clone(),
+                    ..config.s3.clone()
+                };
+                let output = connect_s3(&access, bucket, prefix, true)?;
                 config.run.remote = Some(std::sync::Arc::new(output));
             }
             let summary = ooni_run::run(&config.run, store.as_ref(), &console)?;
@@ -354,6 +358,7 @@ fn dispatch(command: Command, observer: &dyn Observer) -> anyhow::Result<Status>
             let (dir, remote) = match config::parse_s3_url(&out).map_err(config::UsageError)? {
                 Some((bucket, prefix)) => {
                     let access = config::S3Access {
+                        output_region: region.clone(),
                         region,
                         endpoint_url,
                         path_style,
