@@ -3,8 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -156,79 +155,40 @@ pub fn run(
     let mut totals = Totals::default();
     let mut write_seconds = 0.0;
     let mut interrupted = None;
-    let batches = batches(&todo, &listed, plan.batch_bytes);
-    // The next batch is read while this one is written and committed: reading keeps the
-    // pool busy through the write phase. Batches are still committed one by one, in order,
-    // and at most two are held at once (the channel has no room: the reader waits for the
-    // writer before reading further).
-    let abandon = AtomicBool::new(false);
-    let reading = ReadingObserver {
-        inner: observer,
-        abandon: &abandon,
-    };
-    std::thread::scope(|threads| -> Result<(), RunError> {
-        let (sender, receiver) = mpsc::sync_channel::<Result<ReadOutcome, RunError>>(0);
-        let (reading, batches, listed, pool) = (&reading, &batches, &listed, &pool);
-        let reader = std::thread::Builder::new()
-            .name("batch-reader".into())
-            .spawn_scoped(threads, move || {
-                for (batch_no, batch) in batches.iter().enumerate() {
-                    if let Some(reason) = reading.stop_requested() {
-                        let _ = sender.send(Ok(ReadOutcome::Stopped(reason)));
-                        return;
-                    }
-                    let rejects = RejectWriter::new(&plan.out, run_id, batch_no);
-                    let outcome = read_batch(store, batch, listed, plan, pool, &rejects, reading)
-                        .map(|read| match reading.stop_requested() {
-                            // Abandon the batch: nothing of it is committed, and its
-                            // objects are read again by the next run.
-                            Some(reason) => ReadOutcome::Stopped(reason),
-                            None => ReadOutcome::Read(batch_no, read, rejects),
-                        });
-                    let last = !matches!(outcome, Ok(ReadOutcome::Read(..)));
-                    if sender.send(outcome).is_err() || last {
-                        return;
-                    }
-                }
-            })
-            .map_err(|e| RunError::Workers(format!("starting the batch reader: {e}")))?;
-        let written = (|| {
-            for outcome in &receiver {
-                let (batch_no, read, rejects) = match outcome? {
-                    ReadOutcome::Read(batch_no, read, rejects) => (batch_no, read, rejects),
-                    ReadOutcome::Stopped(reason) => {
-                        remove_staging(&plan.out, run_id)?;
-                        interrupted = Some(reason);
-                        return Ok(());
-                    }
-                };
-                let write_started = Instant::now();
-                let context = BatchContext {
-                    out: &plan.out,
-                    scope,
-                    run_id,
-                    batch_no,
-                    listed,
-                    filter: &filter,
-                    others: &others,
-                    remote,
-                    observer,
-                };
-                let staged = stage_batch(&context, &manifest, read, rejects, &mut totals)?;
-                lock.check()?;
-                commit_batch(&context, &mut manifest, staged, &mut totals)?;
-                write_seconds += write_started.elapsed().as_secs_f64();
-            }
-            Ok(())
-        })();
-        // On an error or a stop, the reader gives up its batch at the next archive.
-        abandon.store(true, Ordering::SeqCst);
-        drop(receiver);
-        reader
-            .join()
-            .map_err(|_| RunError::Workers("the batch reader panicked".to_owned()))?;
-        written
-    })?;
+    for (batch_no, batch) in batches(&todo, &listed, plan.batch_bytes)
+        .into_iter()
+        .enumerate()
+    {
+        if let Some(reason) = observer.stop_requested() {
+            interrupted = Some(reason);
+            break;
+        }
+        let rejects = RejectWriter::new(&plan.out, run_id, batch_no);
+        let read = read_batch(store, batch, &listed, plan, &pool, &rejects, observer)?;
+        if let Some(reason) = observer.stop_requested() {
+            // Abandon the batch: nothing of it was committed, and its objects are read
+            // again by the next run.
+            remove_staging(&plan.out, run_id)?;
+            interrupted = Some(reason);
+            break;
+        }
+        let write_started = Instant::now();
+        let context = BatchContext {
+            out: &plan.out,
+            scope,
+            run_id,
+            batch_no,
+            listed: &listed,
+            filter: &filter,
+            others: &others,
+            remote,
+            observer,
+        };
+        let staged = stage_batch(&context, &manifest, read, rejects, &mut totals)?;
+        lock.check()?;
+        commit_batch(&context, &mut manifest, staged, &mut totals)?;
+        write_seconds += write_started.elapsed().as_secs_f64();
+    }
     observer.event(Event::ReadFinished);
     remove_staging(&plan.out, run_id)?;
     seconds.insert(
@@ -435,35 +395,6 @@ fn read_batch(
         fallbacks,
         twins_listed: alternatives.len() as u64,
     })
-}
-
-/// What the batch reader hands the writer.
-enum ReadOutcome {
-    /// Batch `n` was read; its rejects are staged in the writer.
-    Read(usize, BatchRead, RejectWriter),
-    /// A stop was requested: the batch being read was abandoned.
-    Stopped(&'static str),
-}
-
-/// The run's observer as the batch reader sees it: it also stops when the writer gave up
-/// (an error, or a stop it saw first), so that an abandoned read ends at the next archive.
-struct ReadingObserver<'a> {
-    inner: &'a dyn Observer,
-    abandon: &'a AtomicBool,
-}
-
-impl Observer for ReadingObserver<'_> {
-    fn event(&self, event: Event<'_>) {
-        self.inner.event(event);
-    }
-
-    fn stop_requested(&self) -> Option<&'static str> {
-        self.inner.stop_requested().or_else(|| {
-            self.abandon
-                .load(Ordering::SeqCst)
-                .then_some("the writer stopping")
-        })
-    }
 }
 
 /// A batch's files in the staging area, ready to be committed.
