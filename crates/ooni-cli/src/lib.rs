@@ -79,7 +79,8 @@ enum Command {
     /// that shard touched.
     ///
     /// Example: ooni-pipeline aggregate --out ./ooni-out
-    ///          ooni-pipeline aggregate --out s3://my-bucket/ooni --work-dir /cache
+    ///
+    /// On an s3:// output: ooni-pipeline aggregate --out s3://my-bucket/ooni --work-dir /cache
     Aggregate {
         /// The output the shards wrote to: a directory, or s3://BUCKET/PREFIX.
         #[arg(long, value_name = "DIR|URL")]
@@ -92,7 +93,7 @@ enum Command {
         /// S3 endpoint for S3-compatible stores (also AWS_ENDPOINT_URL); default: AWS.
         #[arg(long, value_name = "URL")]
         endpoint_url: Option<String>,
-        /// AWS region of the output bucket [default: eu-central-1].
+        /// AWS region of the output bucket.
         #[arg(long, value_name = "REGION", default_value = "eu-central-1")]
         region: String,
         /// Path-style S3 addressing (some S3-compatible stores need it).
