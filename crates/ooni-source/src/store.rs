@@ -170,12 +170,11 @@ pub struct ListingPlan {
 /// listings ([`Store::list_common_prefixes_many`], concurrent on S3) instead of being listed
 /// whole, so that the listing grows with the selection and not with the bucket.
 ///
-/// - `raw/` (upload days from 2020-10-20): with countries and tests, `raw/DAY/HH/CC/TEST/`
-///   for each of the 24 hours, without discovery. Otherwise the hours of each day are
-///   discovered (one delimiter listing of `raw/DAY/` per day), then each hour found is
-///   listed: `raw/DAY/HH/CC/` per country without tests, `raw/DAY/HH/` without countries (the
-///   key filter keeps the selected tests). Never a whole `raw/DAY/`, which could only be
-///   listed page after page.
+/// - `raw/` (upload days from 2020-10-20): the hours of each day are discovered (one
+///   delimiter listing of `raw/DAY/` per day), then each hour found is listed as narrowly as
+///   the filters allow: `raw/DAY/HH/CC/TEST/` with countries and tests, `raw/DAY/HH/CC/` per
+///   country without tests, `raw/DAY/HH/` without countries (the key filter keeps the
+///   selected tests). Never a whole `raw/DAY/`, which could only be listed page after page.
 /// - `jsonl/` (upload days up to 2020-10-20): `jsonl/TEST/CC/DAY/` for each (test, country)
 ///   unit. Without tests, the tests are the levels of `jsonl/`; without countries, each test's
 ///   countries are the levels of `jsonl/TEST/`: discovered once per plan, whatever the number
@@ -221,36 +220,28 @@ pub fn plan_listing(store: &dyn Store, selection: &Selection) -> Result<ListingP
 
 /// The `raw/` prefixes of the upload days `days` (`YYYYMMDD`).
 ///
-/// Without both filters, the hours are discovered rather than taken as the fixed 00..23:
-/// one call per day, made for all days at once, that finds nothing on a day not uploaded
-/// yet (the late-upload days of a nightly run) or left empty, where 24 hour listings would
-/// find nothing 24 times; on a full day it costs one call more than its 24 hour listings.
+/// The hours are discovered rather than taken as the fixed 00..23: one call per day, made
+/// for all days at once, finds nothing on a day not uploaded yet (the late-upload days of a
+/// nightly run) or left empty, where the hour listings would find nothing 24 times per
+/// country and test; on a full day it costs one call more.
 fn raw_prefixes(
     store: &dyn Store,
     selection: &Selection,
     days: &[String],
 ) -> Result<Vec<String>, StoreError> {
     let (countries, tests) = (&selection.probe_cc, &selection.test_names);
-    let mut out = Vec::new();
-    if !countries.is_empty() && !tests.is_empty() {
-        for day in days {
-            for hour in 0..24 {
-                for cc in countries {
-                    for tn in tests {
-                        out.push(format!("raw/{day}/{hour:02}/{cc}/{tn}/"));
-                    }
-                }
-            }
-        }
-        return Ok(out);
-    }
     let parents: Vec<String> = days.iter().map(|day| format!("raw/{day}/")).collect();
+    let mut out = Vec::new();
     for hours in store.list_common_prefixes_many(&parents)? {
         for hour in hours {
             if countries.is_empty() {
                 out.push(hour);
-            } else {
+            } else if tests.is_empty() {
                 out.extend(countries.iter().map(|cc| format!("{hour}{cc}/")));
+            } else {
+                for cc in countries {
+                    out.extend(tests.iter().map(|tn| format!("{hour}{cc}/{tn}/")));
+                }
             }
         }
     }
@@ -641,26 +632,57 @@ mod tests {
         plan.prefixes
     }
 
+    /// The plan of `selection` over a store whose `raw/` days `days` hold the hours `hours`
+    /// (empty directories): the hours are discovered, the rest comes from the filters.
+    fn plan_with_hours(
+        selection: &Selection,
+        days: &[&str],
+        hours: std::ops::Range<u32>,
+    ) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        for day in days {
+            for hour in hours.clone() {
+                fs::create_dir_all(dir.path().join(format!("raw/{day}/{hour:02}"))).unwrap();
+            }
+        }
+        plan_listing(&LocalStore::new(dir.path()), selection)
+            .unwrap()
+            .prefixes
+    }
+
     #[test]
-    fn one_country_one_test_one_day_lists_hourly_prefixes_only() {
-        let p = plan_on_empty_store(&selection(
-            &["AZ"],
-            &["whatsapp"],
-            "2020-11-01",
-            "2020-11-02",
-        ));
+    fn one_country_one_test_one_day_lists_the_hours_found_narrowly() {
+        let sel = selection(&["AZ"], &["whatsapp"], "2020-11-01", "2020-11-02");
+        let p = plan_with_hours(&sel, &["20201101"], 0..24);
         assert_eq!(p.len(), 24);
         assert_eq!(p[0], "raw/20201101/00/AZ/whatsapp/");
+        // A day uploaded up to 03:00 so far; a day not uploaded yet costs no hour listing.
+        assert_eq!(plan_with_hours(&sel, &["20201101"], 0..3).len(), 3);
+        assert!(plan_on_empty_store(&sel).is_empty());
+        let two = selection(
+            &["AZ", "BY"],
+            &["signal", "whatsapp"],
+            "2020-11-01",
+            "2020-11-02",
+        );
+        assert_eq!(
+            plan_with_hours(&two, &["20201101"], 5..6),
+            [
+                "raw/20201101/05/AZ/signal/",
+                "raw/20201101/05/AZ/whatsapp/",
+                "raw/20201101/05/BY/signal/",
+                "raw/20201101/05/BY/whatsapp/"
+            ]
+        );
     }
 
     #[test]
     fn the_overlap_day_is_listed_in_both_layouts() {
-        let p = plan_on_empty_store(&selection(
-            &["AZ"],
-            &["whatsapp"],
-            "2020-10-20",
-            "2020-10-21",
-        ));
+        let p = plan_with_hours(
+            &selection(&["AZ"], &["whatsapp"], "2020-10-20", "2020-10-21"),
+            &["20201020"],
+            0..24,
+        );
         assert!(p.contains(&"raw/20201020/13/AZ/whatsapp/".to_owned()));
         assert!(p.contains(&"jsonl/whatsapp/AZ/20201020/".to_owned()));
         let before = plan_on_empty_store(&selection(
@@ -912,6 +934,17 @@ mod tests {
         // 25 days from 2020-10-21, 24 hour prefixes each for one country and test (600 in
         // all); archives in the 1st, 300th and 600th prefix, so one in each chunk.
         let first = parse_day("2020-10-21").unwrap();
+        // Every hour holds another country's archive, so that every hour is found.
+        for n in 0..600 {
+            let day = (first + chrono::Days::new(n / 24)).format("%Y%m%d");
+            let hour = n % 24;
+            put(
+                &dir.path().join(format!(
+                    "raw/{day}/{hour:02}/BY/whatsapp/{day}{hour:02}_BY_whatsapp.n0.0.jsonl.gz"
+                )),
+                b"x",
+            );
+        }
         for n in [0, 299, 599] {
             let day = (first + chrono::Days::new(n / 24)).format("%Y%m%d");
             let hour = n % 24;
@@ -930,8 +963,10 @@ mod tests {
         let mut seen = Vec::new();
         let inv = inventory_with_progress(&store, &sel, &mut |p| seen.push(p)).unwrap();
         assert_eq!(inv.archives.len(), 3);
-        assert_eq!(inv.list_calls, 600);
-        assert_eq!((inv.discovery_calls, inv.prefixes_listed), (0, 600));
+        // One level listing per day (the trait's default here: a listing of the day), then
+        // the 600 hour prefixes.
+        assert_eq!(inv.list_calls, 25 + 600);
+        assert_eq!((inv.discovery_calls, inv.prefixes_listed), (25, 600));
         assert_eq!(*store.calls.lock().unwrap(), [256, 256, 88]);
         let progress = |done, found| ListProgress {
             prefixes_done: done,
@@ -1398,13 +1433,12 @@ mod tests {
         assert_eq!(listed, hours("AZ/"));
         assert_eq!(levels, days);
         assert_eq!(inv.archives.len(), 27 * 3);
-        // Both filters: as narrow as the layout goes, each of the 24 hours, no discovery.
+        // Both filters: as narrow as the layout goes, in each hour found.
         let sel = selection(&["AZ"], &["whatsapp"], "2020-10-21", "2020-10-24");
         let inv = inventory(&store, &sel).unwrap();
         let (listed, levels) = store.take();
-        assert_eq!(listed.len(), 3 * 24);
-        assert!(listed.iter().all(|p| p.ends_with("/AZ/whatsapp/")));
-        assert!(levels.is_empty());
+        assert_eq!(listed, hours("AZ/whatsapp/"));
+        assert_eq!(levels, days);
         assert_eq!(inv.archives.len(), 27 * 2);
     }
 
@@ -1493,15 +1527,28 @@ mod tests {
         assert!(listed.contains(&"raw/20201020/13/AZ/".to_owned()));
         assert_eq!(inv.archives.len(), 3 + 3 * 3);
 
-        // Both filters on one jsonl/ day, or no jsonl/ day: nothing to discover in jsonl/.
-        for sel in [
-            selection(&["AZ"], &["whatsapp"], "2019-01-01", "2019-01-02"),
-            selection(&["AZ"], &["whatsapp"], "2020-10-21", "2020-10-23"),
-        ] {
-            let plan = plan_listing(&store, &sel).unwrap();
-            assert_eq!(plan.discovery_calls, 0);
-            assert_eq!(store.take(), (Vec::new(), Vec::new()));
-        }
+        // Both filters on one jsonl/ day, or no jsonl/ day: nothing to discover in jsonl/
+        // (raw/ days still have their hours found).
+        let plan = plan_listing(
+            &store,
+            &selection(&["AZ"], &["whatsapp"], "2019-01-01", "2019-01-02"),
+        )
+        .unwrap();
+        assert_eq!(plan.discovery_calls, 0);
+        assert_eq!(store.take(), (Vec::new(), Vec::new()));
+        let plan = plan_listing(
+            &store,
+            &selection(&["AZ"], &["whatsapp"], "2020-10-21", "2020-10-23"),
+        )
+        .unwrap();
+        assert_eq!(plan.discovery_calls, 2);
+        assert_eq!(
+            store.take(),
+            (
+                Vec::new(),
+                vec!["raw/20201021/".to_owned(), "raw/20201022/".to_owned()]
+            )
+        );
     }
 
     #[test]
