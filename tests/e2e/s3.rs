@@ -338,9 +338,9 @@ fn an_s3_output_receives_each_committed_file_and_the_manifest() {
     let seeder = Seeder::new(&moto.endpoint);
     seeder.public_bucket("ooni-out");
     let dir = tempfile::tempdir().unwrap();
-    let work = dir.path().join("work");
-    let output = Command::new(env!("CARGO_BIN_EXE_ooni-pipeline"))
-        .args([
+    // The Azerbaijan scenario from the sample bucket into s3://ooni-out/nightly, built in `work`.
+    let run_into_bucket = |work: &Path| -> Value {
+        let args: Vec<String> = [
             "run",
             "--config",
             "pipelines/azerbaijan-2020.toml",
@@ -354,18 +354,19 @@ fn an_s3_output_receives_each_committed_file_and_the_manifest() {
             "--work-dir",
             work.to_str().unwrap(),
             "--json",
-        ])
-        .current_dir(repo())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+        ]
+        .map(String::from)
+        .to_vec();
+        let output = s3_command(&args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let work = dir.path().join("work");
+    let summary = run_into_bucket(&work);
     let store = ooni_s3::S3Store::connect(ooni_s3::S3Options {
         bucket: "ooni-out".into(),
         prefix: "nightly/".into(),
@@ -401,33 +402,7 @@ fn an_s3_output_receives_each_committed_file_and_the_manifest() {
         .unwrap()
         .unwrap()
         .0;
-    let fresh = dir.path().join("fresh");
-    let again = Command::new(env!("CARGO_BIN_EXE_ooni-pipeline"))
-        .args([
-            "run",
-            "--config",
-            "pipelines/azerbaijan-2020.toml",
-            "--source",
-            &format!("s3://{bucket}"),
-            "--endpoint-url",
-            &moto.endpoint,
-            "--path-style",
-            "--out",
-            "s3://ooni-out/nightly",
-            "--work-dir",
-            fresh.to_str().unwrap(),
-            "--json",
-        ])
-        .current_dir(repo())
-        .envs(CREDENTIALS)
-        .output()
-        .unwrap();
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
-    let again: Value = serde_json::from_slice(&again.stdout).unwrap();
+    let again = run_into_bucket(&dir.path().join("fresh"));
     assert_eq!(again["new_objects"], 0);
     assert_eq!(again["measurements_written"], 0);
     let manifest_after: Value = serde_json::from_slice(
@@ -627,15 +602,7 @@ fn four_shards_sharing_no_disk_write_one_s3_output_equal_to_one_unsharded_run() 
         .collect();
     let mut read = 0;
     for child in children {
-        let result = child.wait_with_output().unwrap();
-        let code = result.status.code();
-        assert!(
-            code == Some(0) || code == Some(3),
-            "{}",
-            String::from_utf8_lossy(&result.stderr)
-        );
-        let summary: Value = serde_json::from_slice(&result.stdout).unwrap();
-        assert_balanced(&summary);
+        let summary = completed_summary(child);
         assert_eq!(summary["out"], format!("s3://{output}"));
         read += summary["new_objects"].as_u64().unwrap();
     }

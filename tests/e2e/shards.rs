@@ -66,15 +66,7 @@ fn four_concurrent_shards_and_the_fan_in_equal_one_unsharded_run() {
         .collect();
     let mut read = 0;
     for child in children {
-        let output = child.wait_with_output().unwrap();
-        let code = output.status.code();
-        assert!(
-            code == Some(0) || code == Some(3),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-        assert_balanced(&summary);
+        let summary = completed_summary(child);
         assert!(summary["shard_plan"]["units_mine"].as_u64().unwrap() > 0);
         read += summary["new_objects"].as_u64().unwrap();
     }

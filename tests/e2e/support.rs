@@ -306,6 +306,21 @@ pub const TABLES: [&str; 6] = [
     "blocking_events",
 ];
 
+/// Waits for a run started with `--json` and piped output: it must complete (0, or 3 with
+/// records quarantined) with a balanced summary, which is returned.
+pub fn completed_summary(child: std::process::Child) -> Value {
+    let output = child.wait_with_output().unwrap();
+    let code = output.status.code();
+    assert!(
+        code == Some(0) || code == Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_balanced(&summary);
+    summary
+}
+
 /// Every row of every table, sorted, so two outputs can be compared regardless of file names.
 pub fn all_rows(out: &Path) -> BTreeMap<&'static str, Vec<Row>> {
     TABLES

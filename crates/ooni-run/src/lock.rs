@@ -53,9 +53,7 @@ pub struct LockInfo {
 pub struct Lock {
     path: PathBuf,
     token: String,
-    lost: Arc<AtomicBool>,
-    stop: Option<mpsc::Sender<()>>,
-    renewer: Option<std::thread::JoinHandle<()>>,
+    renewer: Renewer,
     info: Arc<Mutex<LockInfo>>,
 }
 
@@ -117,29 +115,15 @@ impl Lock {
     }
 
     fn hold(path: PathBuf, info: LockInfo) -> Lock {
-        let lost = Arc::new(AtomicBool::new(false));
-        let (stop, stopped) = mpsc::channel::<()>();
         let token = info.token.clone();
         let info = Arc::new(Mutex::new(info));
         let renewer = {
-            let (path, lost, info) = (path.clone(), Arc::clone(&lost), Arc::clone(&info));
-            std::thread::Builder::new()
-                .name("lock-renewer".into())
-                .spawn(move || {
-                    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(RENEW_EVERY) {
-                        if !renew(&path, &info) {
-                            lost.store(true, Ordering::SeqCst);
-                            return;
-                        }
-                    }
-                })
-                .ok()
+            let (path, info) = (path.clone(), Arc::clone(&info));
+            Renewer::start("lock-renewer", move || renew(&path, &info))
         };
         Lock {
             path,
             token,
-            lost,
-            stop: Some(stop),
             renewer,
             info,
         }
@@ -149,9 +133,7 @@ impl Lock {
     /// suspended): called before every commit, so that two runs never both commit.
     pub fn check(&self) -> Result<(), RunError> {
         let holder = read(&self.path);
-        if self.lost.load(Ordering::SeqCst)
-            || holder.as_ref().map(|h| &h.token) != Some(&self.token)
-        {
+        if self.renewer.lost() || holder.as_ref().map(|h| &h.token) != Some(&self.token) {
             return Err(crate::RunError::refused(format!(
                 "lost the lock {} (its lease ran out and {} took it over); stopping without \
                  committing",
@@ -172,13 +154,70 @@ impl Lock {
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(renewer) = self.renewer.take() {
-            let _ = renewer.join();
-        }
+        self.renewer.stop();
         if read(&self.path).is_some_and(|h| h.token == self.token) {
             let _ = std::fs::remove_file(&self.path);
         }
+    }
+}
+
+/// A thread that renews a lease every [`RENEW_EVERY`] until stopped, or until a renewal
+/// fails: the lease is then lost, and [`Renewer::lost`] says so.
+#[derive(Debug)]
+pub(crate) struct Renewer {
+    lost: Arc<AtomicBool>,
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Renewer {
+    /// Starts the thread `name`; `renew` returns whether the lease is still held.
+    pub(crate) fn start(name: &str, mut renew: impl FnMut() -> bool + Send + 'static) -> Renewer {
+        let lost = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = {
+            let lost = Arc::clone(&lost);
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || {
+                    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(RENEW_EVERY) {
+                        if !renew() {
+                            lost.store(true, Ordering::SeqCst);
+                            return;
+                        }
+                    }
+                })
+                .ok()
+        };
+        Renewer {
+            lost,
+            stop: Some(stop),
+            thread,
+        }
+    }
+
+    /// Whether a renewal failed (or [`Renewer::mark_lost`] was called).
+    pub(crate) fn lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    /// Records that the lease is lost.
+    pub(crate) fn mark_lost(&self) {
+        self.lost.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops renewing and waits for the thread.
+    pub(crate) fn stop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Renewer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

@@ -19,14 +19,12 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ooni_source::{Conditional, OutputError, OutputStore};
 
-use crate::lock::{self, LEASE, LockInfo, RENEW_EVERY, Watch};
+use crate::lock::{self, LEASE, LockInfo, Renewer, Watch};
 use crate::state::{self, Scope};
 use crate::{Event, Observer, RunError};
 
@@ -355,9 +353,7 @@ struct Lease {
     key: String,
     etag: Arc<Mutex<String>>,
     info: Arc<Mutex<LockInfo>>,
-    lost: Arc<AtomicBool>,
-    stop: Option<mpsc::Sender<()>>,
-    renewer: Option<std::thread::JoinHandle<()>>,
+    renewer: Renewer,
 }
 
 impl Lease {
@@ -417,32 +413,18 @@ impl Lease {
     }
 
     fn hold(store: Arc<dyn OutputStore>, key: String, etag: String, info: LockInfo) -> Lease {
-        let lost = Arc::new(AtomicBool::new(false));
         let etag = Arc::new(Mutex::new(etag));
         let info = Arc::new(Mutex::new(info));
-        let (stop, stopped) = mpsc::channel::<()>();
         let renewer = {
             let (store, key) = (Arc::clone(&store), key.clone());
-            let (etag, info, lost) = (Arc::clone(&etag), Arc::clone(&info), Arc::clone(&lost));
-            std::thread::Builder::new()
-                .name("lease-renewer".into())
-                .spawn(move || {
-                    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(RENEW_EVERY) {
-                        if !renew(&*store, &key, &etag, &info) {
-                            lost.store(true, Ordering::SeqCst);
-                            return;
-                        }
-                    }
-                })
-                .ok()
+            let (etag, info) = (Arc::clone(&etag), Arc::clone(&info));
+            Renewer::start("lease-renewer", move || renew(&*store, &key, &etag, &info))
         };
         Lease {
             store,
             key,
             etag,
             info,
-            lost,
-            stop: Some(stop),
             renewer,
         }
     }
@@ -450,10 +432,8 @@ impl Lease {
     /// Fails if the lease was lost; renews it otherwise (a long batch must not let it run
     /// out just before a commit).
     fn check(&self, location: &str) -> Result<(), RunError> {
-        if self.lost.load(Ordering::SeqCst)
-            || !renew(&*self.store, &self.key, &self.etag, &self.info)
-        {
-            self.lost.store(true, Ordering::SeqCst);
+        if self.renewer.lost() || !renew(&*self.store, &self.key, &self.etag, &self.info) {
+            self.renewer.mark_lost();
             return Err(RunError::refused(format!(
                 "lost the lease {location}/{} (it ran out and another run took it over); \
                  stopping without committing",
@@ -466,11 +446,8 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(renewer) = self.renewer.take() {
-            let _ = renewer.join();
-        }
-        if !self.lost.load(Ordering::SeqCst)
+        self.renewer.stop();
+        if !self.renewer.lost()
             && let Ok(etag) = self.etag.lock()
         {
             let _ = self.store.delete_if_match(&self.key, &etag);
@@ -547,6 +524,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use std::collections::BTreeMap;
+    use std::sync::atomic::Ordering;
 
     /// A bucket in memory with S3's conditional-write semantics (ETags are versions).
     #[derive(Debug, Default)]
