@@ -153,9 +153,14 @@ pub fn rewrite_parquet_bytes(bytes: Vec<u8>, path: &Path) -> Result<(), WriteErr
     write_file_atomically(path, &batches)
 }
 
-/// Reads one string column of a Parquet file (e.g. the `content_id`s already written to a
-/// partition, to keep late uploads from adding duplicates).
-pub fn read_string_column(path: &Path, column: &str) -> Result<Vec<String>, WriteError> {
+/// Passes each non-null value of one string column of a Parquet file to `visit`, without
+/// keeping them (e.g. the `content_id`s already written to a partition, to keep late uploads
+/// from adding duplicates).
+pub fn for_each_string(
+    path: &Path,
+    column: &str,
+    mut visit: impl FnMut(&str),
+) -> Result<(), WriteError> {
     use arrow::array::{Array, AsArray};
     use parquet::arrow::ProjectionMask;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -173,7 +178,6 @@ pub fn read_string_column(path: &Path, column: &str) -> Result<Vec<String>, Writ
         .index_of(column)
         .map_err(|e| pq(e.into()))?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
-    let mut values = Vec::new();
     for batch in builder.with_projection(mask).build().map_err(pq)? {
         let batch = batch.map_err(|e| pq(e.into()))?;
         let array = batch.column(0);
@@ -182,13 +186,11 @@ pub fn read_string_column(path: &Path, column: &str) -> Result<Vec<String>, Writ
                 "column {column} is not a string column"
             ))));
         };
-        values.extend(
-            (0..strings.len())
-                .filter(|i| strings.is_valid(*i))
-                .map(|i| strings.value(i).to_owned()),
-        );
+        (0..strings.len())
+            .filter(|i| strings.is_valid(*i))
+            .for_each(|i| visit(strings.value(i)));
     }
-    Ok(values)
+    Ok(())
 }
 
 #[cfg(test)]

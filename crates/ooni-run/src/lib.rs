@@ -62,6 +62,7 @@ mod read;
 mod rejects;
 mod remote;
 mod run;
+mod seen;
 mod shards;
 mod state;
 mod summary;

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use chrono::NaiveDate;
 use ooni_model::Table;
 use ooni_parquet::Measured;
 use ooni_source::{ArchiveKey, ObjectMeta, Store, Twins};
@@ -17,6 +16,7 @@ use crate::lock::Lock;
 use crate::read::{ArchiveOutput, process_archive};
 use crate::rejects::RejectWriter;
 use crate::remote::Remote;
+use crate::seen::{PartitionKey, Seen, SeenIds, id_key};
 use crate::state::{self, Manifest, Scope};
 use crate::summary::{Conservation, Counts, Fallback, Requests, RetryLater, RunSummary};
 use crate::{Event, Observer, RunError, RunPlan};
@@ -429,7 +429,12 @@ fn stage_batch(
     rejects: RejectWriter,
     totals: &mut Totals,
 ) -> Result<StagedBatch, RunError> {
-    let mut measured = Vec::new();
+    let mut measured = Vec::with_capacity(
+        read.outputs
+            .iter()
+            .map(|(_, output)| output.measured.len())
+            .sum(),
+    );
     let mut objects = BTreeMap::new();
     for (key, output) in read.outputs {
         if let Some(error) = output.retry_later {
@@ -466,22 +471,15 @@ fn stage_batch(
     totals.twins_listed += read.twins_listed;
     let (mut partitions, duplicates) = deduplicate(measured);
     totals.duplicates_in_run += duplicates;
-    for rows in partitions.values_mut() {
-        let before = rows.len();
-        rows.retain(|m| !totals.written_ids.contains(&m.row.content_id));
-        totals.duplicates_in_run += (before - rows.len()) as u64;
-    }
-    totals.already_in_output += drop_already_written(
-        context,
-        &manifest.files,
-        &mut partitions,
-        &mut totals.committed_ids,
-    )?;
+    let (in_run, in_output) =
+        drop_seen(context, &manifest.files, &mut partitions, &mut totals.seen)?;
+    totals.duplicates_in_run += in_run;
+    totals.already_in_output += in_output;
     let mut days = BTreeSet::new();
-    for ((_, day), rows) in &partitions {
-        days.insert(day.to_string());
+    for (key, rows) in &partitions {
+        days.insert(key.1.to_string());
         for m in rows {
-            totals.written_ids.insert(m.row.content_id.clone());
+            totals.seen.add_written(key, id_key(&m.row.content_id));
             totals.measurements += 1;
             totals.observations += m.observations.len() as u64;
             if let Some(reason) = &m.judgement.ooni_drop_reason {
@@ -535,6 +533,8 @@ fn commit_batch(
         remote.push(out, manifest, &written, context.observer)?;
     }
     std::fs::remove_file(&pending).at("removing", &pending)?;
+    // Only now: a partition forgotten here is read back from files the manifest lists.
+    totals.seen.shrink();
     totals.batches_committed += 1;
     totals
         .written_files
@@ -683,12 +683,8 @@ struct Totals {
     rejects_not_stored: u64,
     batches_committed: u64,
     written_files: Vec<String>,
-    written_ids: HashSet<String>,
-    committed_ids: CommittedIds,
+    seen: SeenIds,
 }
-
-/// Content ids held by the committed files of each partition, read once per run.
-type CommittedIds = HashMap<(String, NaiveDate), HashSet<String>>;
 
 /// Splits the work into batches of at most `max_bytes` listed (stored) bytes each.
 fn batches<'a>(
@@ -712,19 +708,21 @@ fn batches<'a>(
     out
 }
 
-/// Drops measurements that committed files of their partition already hold (same content
-/// id): late uploads and re-read objects never add duplicates. Returns how many.
-fn drop_already_written(
+/// Drops measurements whose partition already holds their content id: late uploads,
+/// re-read objects and copies met in an earlier batch never add duplicates. Returns how many
+/// were written earlier in this run, and how many were in the output before it.
+fn drop_seen(
     context: &BatchContext<'_>,
     files: &BTreeSet<String>,
     partitions: &mut Partitions,
-    committed: &mut CommittedIds,
-) -> Result<u64, RunError> {
+    seen: &mut SeenIds,
+) -> Result<(u64, u64), RunError> {
     let (out, others) = (context.out, context.others);
-    let mut dropped = 0;
-    for ((test_name, day), rows) in partitions.iter_mut() {
-        let key = (test_name.clone(), *day);
-        if !committed.contains_key(&key) {
+    let this_run = format!("/part-{}-", context.run_id);
+    let (mut in_run, mut in_output) = (0, 0);
+    for (key, rows) in partitions.iter_mut() {
+        let (test_name, day) = key;
+        if !seen.holds(key) {
             let dir =
                 ooni_parquet::partition_dir(out, Table::Measurements.as_str(), test_name, *day)
                     .map_err(|source| {
@@ -739,37 +737,48 @@ fn drop_already_written(
             if let Some(remote) = context.remote {
                 remote.ensure(out, partition.iter().copied())?;
             }
-            let mut ids = HashSet::new();
+            let (mut committed, mut written) = (HashSet::new(), HashSet::new());
             for file in partition {
-                ids.extend(
-                    ooni_parquet::read_string_column(&out.join(file), "content_id").map_err(
-                        |source| {
-                            parquet_error(format!("reading the content ids of {file}"), source)
-                        },
-                    )?,
-                );
+                let ids = if file.contains(&this_run) {
+                    &mut written
+                } else {
+                    &mut committed
+                };
+                ooni_parquet::for_each_string(&out.join(file), "content_id", |id| {
+                    ids.insert(id_key(id));
+                })
+                .map_err(|source| {
+                    parquet_error(format!("reading the content ids of {file}"), source)
+                })?;
             }
-            committed.insert(key.clone(), ids);
+            seen.load(key.clone(), committed, written);
         }
-        let existing = &committed[&key];
-        if existing.is_empty() {
-            continue;
-        }
-        let before = rows.len();
-        rows.retain(|m| !existing.contains(&m.row.content_id));
-        dropped += (before - rows.len()) as u64;
+        rows.retain(|m| match seen.seen(key, id_key(&m.row.content_id)) {
+            Some(Seen::Written) => {
+                in_run += 1;
+                false
+            }
+            Some(Seen::Committed) => {
+                in_output += 1;
+                false
+            }
+            None => true,
+        });
     }
     partitions.retain(|_, rows| !rows.is_empty());
-    Ok(dropped)
+    Ok((in_run, in_output))
 }
 
-type Partitions = BTreeMap<(String, chrono::NaiveDate), Vec<Measured>>;
+type Partitions = BTreeMap<PartitionKey, Vec<Measured>>;
 
 /// Keeps one copy of each measurement (same content identity), preferring OONI's own uid,
 /// then the first by key and position, so the result does not depend on thread timing;
-/// groups by partition and sorts each partition by time and uid.
-fn deduplicate(mut measured: Vec<Measured>) -> (Partitions, u64) {
-    measured.sort_by(|a, b| {
+/// groups by partition and sorts each partition by time and uid. Sorts indices, not the
+/// (large) rows.
+fn deduplicate(measured: Vec<Measured>) -> (Partitions, u64) {
+    let mut order: Vec<usize> = (0..measured.len()).collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (a, b) = (&measured[a], &measured[b]);
         (&a.row.content_id, a.row.uid_source.rank(), &a.provenance).cmp(&(
             &b.row.content_id,
             b.row.uid_source.rank(),
@@ -777,20 +786,35 @@ fn deduplicate(mut measured: Vec<Measured>) -> (Partitions, u64) {
         ))
     });
     let before = measured.len() as u64;
-    measured.dedup_by(|later, first| later.row.content_id == first.row.content_id);
-    let duplicates = before - measured.len() as u64;
+    order.dedup_by(|later, first| {
+        measured[*later].row.content_id == measured[*first].row.content_id
+    });
+    let duplicates = before - order.len() as u64;
+    order.sort_unstable_by(|&a, &b| {
+        let (a, b) = (&measured[a].row, &measured[b].row);
+        (
+            &a.test_name,
+            a.measurement_day,
+            a.measurement_start_time,
+            &a.measurement_uid,
+            &a.content_id,
+        )
+            .cmp(&(
+                &b.test_name,
+                b.measurement_day,
+                b.measurement_start_time,
+                &b.measurement_uid,
+                &b.content_id,
+            ))
+    });
+    let mut slots: Vec<Option<Measured>> = measured.into_iter().map(Some).collect();
     let mut partitions: Partitions = BTreeMap::new();
-    for m in measured {
+    for i in order {
+        let Some(m) = slots[i].take() else { continue };
         partitions
             .entry((m.row.test_name.clone(), m.row.measurement_day))
             .or_default()
             .push(m);
-    }
-    for rows in partitions.values_mut() {
-        rows.sort_by(|a, b| {
-            (a.row.measurement_start_time, &a.row.measurement_uid)
-                .cmp(&(b.row.measurement_start_time, &b.row.measurement_uid))
-        });
     }
     (partitions, duplicates)
 }
@@ -815,32 +839,36 @@ fn write_partitions(
     let staging = out.join("_staging").join(run_id);
     let staged = Mutex::new(Vec::new());
     let panicked = || RunError::Workers("a writer thread panicked".to_owned());
-    partitions
-        .par_iter()
-        .try_for_each(|((test_name, day), rows)| -> Result<(), RunError> {
+    // One task per (partition, table): a day's web_connectivity partition dwarfs the
+    // others, and its three tables then go to different cores.
+    let tasks: Vec<_> = partitions
+        .iter()
+        .flat_map(|(key, rows)| PARTITIONED_TABLES.map(|table| (key, rows, table)))
+        .collect();
+    tasks.into_par_iter().try_for_each(
+        |((test_name, day), rows, (table, build))| -> Result<(), RunError> {
             let refs: Vec<&Measured> = rows.iter().collect();
-            for (table, build) in PARTITIONED_TABLES {
-                let batch = build(&refs).map_err(|source| RunError::Arrow {
-                    table: table.as_str(),
-                    source,
-                })?;
-                if batch.num_rows() == 0 {
-                    continue; // tests without observations
-                }
-                let dir = ooni_parquet::partition_dir(out, table.as_str(), test_name, *day)
-                    .map_err(|source| parquet_error(format!("{table} of {test_name}"), source))?;
-                let rel = format!(
-                    "{}/part-{run_id}-{batch_no:04}.parquet",
-                    state::relative(out, &dir)
-                );
-                let path = staging.join(&rel);
-                ooni_parquet::write_file_atomically(&path, &[batch])
-                    .map_err(|source| parquet_error(format!("staging {rel}"), source))?;
-                context.observer.event(Event::FileStaged { path: &path });
-                staged.lock().map_err(|_| panicked())?.push((path, rel));
+            let batch = build(&refs).map_err(|source| RunError::Arrow {
+                table: table.as_str(),
+                source,
+            })?;
+            if batch.num_rows() == 0 {
+                return Ok(()); // tests without observations
             }
+            let dir = ooni_parquet::partition_dir(out, table.as_str(), test_name, *day)
+                .map_err(|source| parquet_error(format!("{table} of {test_name}"), source))?;
+            let rel = format!(
+                "{}/part-{run_id}-{batch_no:04}.parquet",
+                state::relative(out, &dir)
+            );
+            let path = staging.join(&rel);
+            ooni_parquet::write_file_atomically(&path, &[batch])
+                .map_err(|source| parquet_error(format!("staging {rel}"), source))?;
+            context.observer.event(Event::FileStaged { path: &path });
+            staged.lock().map_err(|_| panicked())?.push((path, rel));
             Ok(())
-        })?;
+        },
+    )?;
     let mut staged = staged.into_inner().map_err(|_| panicked())?;
     staged.sort();
     Ok(staged)
