@@ -483,6 +483,88 @@ pub fn failure_rates(outcomes: LazyFrame) -> LazyFrame {
         )
 }
 
+/// Outcome rows `failure_rates_in_passes` aggregates in one pass at most: about 0.5 KB of
+/// memory each while polars groups them, so a pass stays near 250 MB however large the day.
+pub const OUTCOME_ROWS_PER_PASS: u32 = 500_000;
+
+/// [`failure_rates`] of the outcomes `scan` reads, computed in passes over contiguous ranges
+/// of (country, ASN), each of at most `max_rows` outcome rows (a single (country, ASN) with
+/// more is a pass of its own), so memory follows `max_rows`, not the size of the day. Every
+/// cell, pooled rollups included, lies within one (country, ASN), so the passes together
+/// give exactly the rows of one pass, in the same order. `scan` is called once per pass
+/// (each pass reads the files again, filtered).
+pub fn failure_rates_in_passes(
+    scan: impl Fn() -> Result<LazyFrame, AggregateError>,
+    max_rows: u32,
+) -> Result<DataFrame, AggregateError> {
+    let pairs = [
+        col("probe_cc").cast(DataType::String),
+        col("probe_asn").cast(DataType::UInt32),
+    ];
+    let sizes = collect(
+        scan()?
+            .group_by(pairs.clone())
+            .agg([len().alias("rows")])
+            .sort(["probe_cc", "probe_asn"], SortMultipleOptions::default()),
+        "failure_rates",
+    )?;
+    let polars = |source| AggregateError::Polars {
+        table: "failure_rates",
+        source,
+    };
+    let cc = sizes
+        .column("probe_cc")
+        .and_then(|c| c.str())
+        .map_err(polars)?;
+    let asn = sizes
+        .column("probe_asn")
+        .and_then(|c| c.u32())
+        .map_err(polars)?;
+    let rows = sizes.column("rows").and_then(|c| c.u32()).map_err(polars)?;
+    // Where each pass after the first starts. A null key cannot bound a range: one pass.
+    let mut starts: Vec<(String, u32)> = Vec::new();
+    let mut held = 0u32;
+    if cc.null_count() == 0 && asn.null_count() == 0 {
+        for i in 0..sizes.height() {
+            let (Some(c), Some(a), n) = (cc.get(i), asn.get(i), rows.get(i).unwrap_or(0)) else {
+                continue;
+            };
+            if held > 0 && held.saturating_add(n) > max_rows {
+                starts.push((c.to_owned(), a));
+                held = 0;
+            }
+            held = held.saturating_add(n);
+        }
+    }
+    if starts.is_empty() {
+        return collect(failure_rates(scan()?), "failure_rates");
+    }
+    let at_or_after = |(c, a): &(String, u32)| {
+        col("probe_cc").gt(lit(c.clone())).or(col("probe_cc")
+            .eq(lit(c.clone()))
+            .and(col("probe_asn").gt_eq(lit(*a))))
+    };
+    let mut frames = Vec::with_capacity(starts.len() + 1);
+    for pass in 0..=starts.len() {
+        let mut range = lit(true);
+        if let Some(start) = pass.checked_sub(1).map(|i| &starts[i]) {
+            range = range.and(at_or_after(start));
+        }
+        if let Some(end) = starts.get(pass) {
+            range = range.and(at_or_after(end).not());
+        }
+        frames.push(collect(failure_rates(scan()?.filter(range)), "failure_rates")?.lazy());
+    }
+    let sort_keys: Vec<PlSmallStr> = FAILURE_RATE_KEYS.iter().map(|k| (*k).into()).collect();
+    collect(
+        concat(frames, UnionArgs::default()).map_err(polars)?.sort(
+            sort_keys,
+            SortMultipleOptions::default().with_nulls_last(true),
+        ),
+        "failure_rates",
+    )
+}
+
 /// `ooni_counts` from the `measurements` directory, with the semantics of OONI's
 /// aggregation API: `anomaly_count` = anomaly ∧ ¬confirmed ∧ ¬failure, `confirmed_count` =
 /// confirmed ∧ ¬failure, `failure_count` = failure, `ok_count` = the rest; the four
@@ -985,6 +1067,56 @@ mod tests {
             "rollup",
         ] {
             assert!(out.column(c).is_ok(), "{c}");
+        }
+    }
+
+    #[test]
+    fn failure_rates_in_passes_equal_one_pass() {
+        // Four (country, ASN) networks, pooled WhatsApp endpoints among them.
+        let mut networks = Vec::new();
+        for (i, (cc, asn)) in [
+            ("AZ", 28787u32),
+            ("AZ", 29049),
+            ("IR", 197207),
+            ("RU", 12389),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut rows = vec![
+                row("a", "web.whatsapp.com", "tls", "blocked"),
+                row("b", "web.whatsapp.com", "tls", "ok"),
+                row(
+                    "c",
+                    "example.org",
+                    "dns",
+                    if i % 2 == 0 { "down" } else { "ok" },
+                ),
+            ];
+            for (uid, host, status) in [
+                ("d", "e1.whatsapp.net", "ok"),
+                ("d", "e2.whatsapp.net", "blocked"),
+            ] {
+                rows.push(Row {
+                    target_id: Some("whatsapp/endpoints"),
+                    test: "whatsapp",
+                    ..row(uid, host, "tcp", status)
+                });
+            }
+            networks.push(frame(&rows).with_columns([
+                lit(cc).alias("probe_cc"),
+                lit(asn).cast(DataType::UInt32).alias("probe_asn"),
+            ]));
+        }
+        let all = || Ok(concat(networks.clone(), UnionArgs::default()).unwrap());
+        let one_pass = failure_rates(all().unwrap()).collect().unwrap();
+        assert_eq!(one_pass.column("probe_asn").unwrap().n_unique().unwrap(), 4);
+        for max_rows in [1, 5, 6, 11, 1_000] {
+            let passes = failure_rates_in_passes(all, max_rows).unwrap();
+            assert!(
+                passes.equals_missing(&one_pass),
+                "max_rows {max_rows}:\n{passes}\n{one_pass}"
+            );
         }
     }
 }

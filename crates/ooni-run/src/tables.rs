@@ -95,38 +95,33 @@ fn write_aggregates(
         .collect();
     let mut files = Vec::new();
     if !days.is_empty() {
-        let rates = agg::collect(
-            agg::failure_rates(agg::scan_outcomes(&state::table_files(
-                out,
-                inputs,
-                Table::Outcomes,
-                Some(&days),
-            ))?),
-            "failure_rates",
-        )?;
-        let counts = agg::collect(
-            agg::ooni_counts(agg::scan_measurements(&state::table_files(
-                out,
-                inputs,
-                Table::Measurements,
-                Some(&days),
-            ))?),
-            "ooni_counts",
-        )?;
         let staging = out.join("_staging").join(run_id);
-        for (table, frame) in [(Table::FailureRates, &rates), (Table::OoniCounts, &counts)] {
+        for table in [Table::FailureRates, Table::OoniCounts] {
+            // One day at a time, and a large day in passes: memory follows neither the run
+            // nor the day.
             for day in &days {
                 let rel = format!("{table}/{day}.parquet");
                 let path = out.join(&rel);
-                let mut day_frame = frame
-                    .clone()
-                    .lazy()
-                    .filter(col("measurement_day").eq(lit(*day)))
-                    .collect()
-                    .map_err(|source| RunError::Polars {
-                        what: format!("{table} of {day}"),
-                        source,
-                    })?;
+                let one_day = BTreeSet::from([*day]);
+                let mut day_frame = match table {
+                    Table::FailureRates => {
+                        let files =
+                            state::table_files(out, inputs, Table::Outcomes, Some(&one_day));
+                        agg::failure_rates_in_passes(
+                            || agg::scan_outcomes(&files),
+                            agg::OUTCOME_ROWS_PER_PASS,
+                        )?
+                    }
+                    _ => agg::collect(
+                        agg::ooni_counts(agg::scan_measurements(&state::table_files(
+                            out,
+                            inputs,
+                            Table::Measurements,
+                            Some(&one_day),
+                        ))?),
+                        "ooni_counts",
+                    )?,
+                };
                 if day_frame.height() == 0 {
                     // Nothing measured that day any more: no file (only ever ours).
                     if manifest.files.remove(&rel) {
