@@ -1,12 +1,14 @@
 //! Builds a large archive in OONI's `raw/` layout from the real fixtures, for benchmarks.
 //!
-//! `make-bench-archive <fixtures dir> <out dir> <compressed MB>` writes, until the total
-//! reaches the target, cans of 20 MB uncompressed (OONI rolls its cans over there): two in
-//! three as `raw/20240115/HH/CC/<test>/2024011500_CC_<test>.n0.<k>.jsonl.gz`, one in three
-//! as a postcan `….n0.<k>.tar.gz` (a gzip-compressed tar of `<measurement_uid>.post`
+//! `make-bench-archive <fixtures dir> <out dir> <compressed MB> [days]` writes, until the
+//! total reaches the target, cans of 20 MB uncompressed (OONI rolls its cans over there):
+//! two in three as `raw/20240115/HH/CC/<test>/2024011500_CC_<test>.n0.<k>.jsonl.gz`, one in
+//! three as a postcan `….n0.<k>.tar.gz` (a gzip-compressed tar of `<measurement_uid>.post`
 //! members, each `{"format":"json","content":{…}}`), the two layouts the pipeline reads.
-//! Every measurement is a real fixture with a fresh report_id and a start time on
-//! 2024-01-15, so no two are duplicates; measurements of one can are shuffled with a fixed
+//! With `days` (default 1), can k goes to day k mod `days` from 2024-01-15 on, so a larger
+//! archive can be more days rather than a larger day; one day gives the same bytes as
+//! before the argument existed. Every measurement is a real fixture with a fresh report_id
+//! and a start time on its can's day, so no two are duplicates; measurements of one can are shuffled with a fixed
 //! seed so consecutive ones differ, and each carries a random `annotations.bench_nonce` so
 //! the archive compresses about 7:1, as OONI's does (the fixtures alone compress 8.8:1:
 //! fewer distinct bodies than a day of real measurements).
@@ -36,12 +38,14 @@ impl Rng {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() != 4 {
-        eprintln!("usage: make-bench-archive <fixtures dir> <out dir> <compressed MB>");
+    if !(4..=5).contains(&args.len()) {
+        eprintln!("usage: make-bench-archive <fixtures dir> <out dir> <compressed MB> [days]");
         std::process::exit(2);
     }
     let (fixtures, out) = (Path::new(&args[1]), PathBuf::from(&args[2]));
     let target_bytes: u64 = args[3].parse::<u64>()? * 1_000_000;
+    let days: u64 = args.get(4).map_or(Ok(1), |d| d.parse())?.max(1);
+    let first_day = chrono::NaiveDate::from_ymd_opt(2024, 1, 15).ok_or("first day")?;
 
     // Fixtures grouped by (country, test), skipping ones the pipeline rejects.
     let mut groups: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
@@ -75,10 +79,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let ((cc, tn), templates) = &groups[files as usize % groups.len()];
         let compact = tn.replace('_', "");
         let hour = files % 24;
-        let dir = out.join(format!("raw/20240115/{hour:02}/{cc}/{compact}"));
+        let day = first_day + chrono::Days::new(files % days);
+        let (ymd, iso) = (day.format("%Y%m%d").to_string(), day.to_string());
+        let dir = out.join(format!("raw/{ymd}/{hour:02}/{cc}/{compact}"));
         std::fs::create_dir_all(&dir)?;
         let postcan = files % 3 == 2;
-        let can = format!("20240115{hour:02}_{cc}_{compact}.n0.{files}");
+        let can = format!("{ymd}{hour:02}_{cc}_{compact}.n0.{files}");
         let path = dir.join(format!(
             "{can}.{}",
             if postcan { "tar.gz" } else { "jsonl.gz" }
@@ -93,13 +99,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         while raw < 20_000_000 {
             let mut msm = templates[(rng.next() % templates.len() as u64) as usize].clone();
             let secs = rng.next() % 3600;
-            msm["measurement_start_time"] = Value::from(format!(
-                "2024-01-15 {hour:02}:{:02}:{:02}",
-                secs / 60,
-                secs % 60
-            ));
+            msm["measurement_start_time"] =
+                Value::from(format!("{iso} {hour:02}:{:02}:{:02}", secs / 60, secs % 60));
             msm["report_id"] = Value::from(format!(
-                "20240115T{hour:02}0000Z_{compact}_{cc}_1_n1_bench{:016x}",
+                "{ymd}T{hour:02}0000Z_{compact}_{cc}_1_n1_bench{:016x}",
                 rng.next()
             ));
             let nonce: String = (0..NONCE_HEX.div_ceil(16))
@@ -124,7 +127,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Sink::Postcan(tar) => {
                     let secs = rng.next() % 3600;
                     let uid = format!(
-                        "20240115{hour:02}{:02}{:02}.{:06}_{cc}_{compact}_{:016x}",
+                        "{ymd}{hour:02}{:02}{:02}.{:06}_{cc}_{compact}_{:016x}",
                         secs / 60,
                         secs % 60,
                         rng.next() % 1_000_000,
