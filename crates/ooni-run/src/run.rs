@@ -918,3 +918,121 @@ pub fn human_bytes(n: u64) -> String {
         format!("{value:.1} {}", UNITS[unit])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The rows of the real fixtures (`tests/fixtures/ooni-real`), as a batch holds them.
+    fn fixture_rows() -> Vec<Measured> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ooni-real");
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        paths.sort();
+        paths
+            .iter()
+            .filter_map(|path| {
+                let bytes = std::fs::read(path).unwrap();
+                match ooni_normalize::normalize(&bytes, None) {
+                    Ok(ooni_normalize::Outcome::Measurement(m)) => Some(Measured {
+                        row: m.row,
+                        judgement: m.judgement,
+                        provenance: ooni_parquet::Provenance {
+                            source_key: path.display().to_string(),
+                            source_line: None,
+                            source_member: None,
+                        },
+                        observations: m.observations,
+                        outcomes: m.outcomes,
+                    }),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// Writes `rows` as the measurement files of `run_id`; returns their relative paths.
+    fn commit_as(out: &Path, run_id: &str, rows: Vec<Measured>) -> Vec<String> {
+        let (partitions, _) = deduplicate(rows);
+        partitions
+            .iter()
+            .map(|((test_name, day), rows)| {
+                let refs: Vec<&Measured> = rows.iter().collect();
+                let batch = ooni_parquet::measurements_batch(&refs).unwrap();
+                let dir =
+                    ooni_parquet::partition_dir(out, "measurements", test_name, *day).unwrap();
+                let path = dir.join(format!("part-{run_id}-0001.parquet"));
+                ooni_parquet::write_file_atomically(&path, &[batch]).unwrap();
+                state::relative(out, &path)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn forgotten_partitions_are_read_back_with_this_runs_files_apart() {
+        let out = tempfile::tempdir().unwrap();
+        let rows = fixture_rows();
+        let (earlier, this_run): (Vec<_>, Vec<_>) = rows
+            .iter()
+            .cloned()
+            .enumerate()
+            .partition(|(i, _)| i % 2 == 0);
+        let ids = |rows: &[(usize, Measured)]| -> HashSet<String> {
+            rows.iter().map(|(_, m)| m.row.content_id.clone()).collect()
+        };
+        let (earlier_ids, this_run_ids) = (ids(&earlier), ids(&this_run));
+        let run_id = "20240102T000000Z-00000002";
+        let mut files: BTreeSet<String> = BTreeSet::new();
+        files.extend(commit_as(
+            out.path(),
+            "20240101T000000Z-00000001",
+            earlier.into_iter().map(|(_, m)| m).collect(),
+        ));
+        files.extend(commit_as(
+            out.path(),
+            run_id,
+            this_run.into_iter().map(|(_, m)| m).collect(),
+        ));
+        let (listed, others) = (BTreeMap::new(), BTreeSet::new());
+        let context = BatchContext {
+            out: out.path(),
+            scope: Scope::Whole,
+            run_id,
+            batch_no: 2,
+            listed: &listed,
+            filter: "",
+            others: &others,
+            remote: None,
+            observer: &crate::Quiet,
+        };
+        // A cache that holds nothing past a batch: every round reads the partitions back.
+        let mut seen = SeenIds::with_cap(0);
+        for round in 0..2 {
+            let (mut partitions, _) = deduplicate(rows.clone());
+            let batch: Vec<String> = partitions
+                .values()
+                .flatten()
+                .map(|m| m.row.content_id.clone())
+                .collect();
+            let expected_in_output = batch.iter().filter(|id| earlier_ids.contains(*id)).count();
+            let expected_in_run = batch
+                .iter()
+                .filter(|id| !earlier_ids.contains(*id) && this_run_ids.contains(*id))
+                .count();
+            let (in_run, in_output) =
+                drop_seen(&context, &files, &mut partitions, &mut seen).unwrap();
+            assert_eq!(
+                (in_run as usize, in_output as usize),
+                (expected_in_run, expected_in_output),
+                "round {round}"
+            );
+            assert!(expected_in_run > 50 && expected_in_output > 50);
+            assert!(partitions.is_empty(), "every row was written before");
+            seen.shrink();
+        }
+    }
+}
