@@ -67,6 +67,8 @@ mod shards;
 mod state;
 mod summary;
 mod tables;
+#[cfg(test)]
+mod testing;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -820,13 +820,13 @@ fn deduplicate(measured: Vec<Measured>) -> (Partitions, u64) {
 }
 
 /// The per-measurement tables, each partitioned by test and day.
-const PARTITIONED_TABLES: [(Table, BatchFn); 3] = [
+pub(crate) const PARTITIONED_TABLES: [(Table, BatchFn); 3] = [
     (Table::Measurements, ooni_parquet::measurements_batch),
     (Table::Observations, ooni_parquet::observations_batch),
     (Table::Outcomes, ooni_parquet::outcomes_batch),
 ];
 
-type BatchFn =
+pub(crate) type BatchFn =
     fn(&[&Measured]) -> Result<arrow::record_batch::RecordBatch, arrow::error::ArrowError>;
 
 /// Writes each partition's new rows to `_staging/<run>/…/part-<run>-<batch>.parquet`; returns
@@ -923,54 +923,7 @@ pub fn human_bytes(n: u64) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    /// The rows of the real fixtures (`tests/fixtures/ooni-real`), as a batch holds them.
-    fn fixture_rows() -> Vec<Measured> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/ooni-real");
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        paths.sort();
-        paths
-            .iter()
-            .filter_map(|path| {
-                let bytes = std::fs::read(path).unwrap();
-                match ooni_normalize::normalize(&bytes, None) {
-                    Ok(ooni_normalize::Outcome::Measurement(m)) => Some(Measured {
-                        row: m.row,
-                        judgement: m.judgement,
-                        provenance: ooni_parquet::Provenance {
-                            source_key: path.display().to_string(),
-                            source_line: None,
-                            source_member: None,
-                        },
-                        observations: m.observations,
-                        outcomes: m.outcomes,
-                    }),
-                    _ => None,
-                }
-            })
-            .collect()
-    }
-
-    /// Writes `rows` as the measurement files of `run_id`; returns their relative paths.
-    fn commit_as(out: &Path, run_id: &str, rows: Vec<Measured>) -> Vec<String> {
-        let (partitions, _) = deduplicate(rows);
-        partitions
-            .iter()
-            .map(|((test_name, day), rows)| {
-                let refs: Vec<&Measured> = rows.iter().collect();
-                let batch = ooni_parquet::measurements_batch(&refs).unwrap();
-                let dir =
-                    ooni_parquet::partition_dir(out, "measurements", test_name, *day).unwrap();
-                let path = dir.join(format!("part-{run_id}-0001.parquet"));
-                ooni_parquet::write_file_atomically(&path, &[batch]).unwrap();
-                state::relative(out, &path)
-            })
-            .collect()
-    }
+    use crate::testing::{fixture_rows, write_as_run};
 
     #[test]
     fn forgotten_partitions_are_read_back_with_this_runs_files_apart() {
@@ -987,16 +940,10 @@ mod tests {
         let (earlier_ids, this_run_ids) = (ids(&earlier), ids(&this_run));
         let run_id = "20240102T000000Z-00000002";
         let mut files: BTreeSet<String> = BTreeSet::new();
-        files.extend(commit_as(
-            out.path(),
-            "20240101T000000Z-00000001",
-            earlier.into_iter().map(|(_, m)| m).collect(),
-        ));
-        files.extend(commit_as(
-            out.path(),
-            run_id,
-            this_run.into_iter().map(|(_, m)| m).collect(),
-        ));
+        for (run, rows) in [("20240101T000000Z-00000001", earlier), (run_id, this_run)] {
+            let rows: Vec<Measured> = rows.into_iter().map(|(_, m)| m).collect();
+            files.extend(write_as_run(out.path(), Table::Measurements, run, &rows));
+        }
         let (listed, others) = (BTreeMap::new(), BTreeSet::new());
         let context = BatchContext {
             out: out.path(),

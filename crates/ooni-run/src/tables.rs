@@ -229,3 +229,43 @@ fn worst_cells(frame: &DataFrame) -> PolarsResult<Vec<WorstCell>> {
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::testing::{fixture_rows, write_as_run};
+
+    /// `failure_rates` in passes over (country, ASN) ranges, as a large day is aggregated,
+    /// equals one pass on the outcomes of the real fixtures (29 networks, many days, the
+    /// WhatsApp and Telegram pools).
+    #[test]
+    fn passes_over_country_and_asn_ranges_equal_one_pass_on_the_real_fixtures() {
+        let rows = fixture_rows();
+        let networks: BTreeSet<_> = rows
+            .iter()
+            .filter(|m| !m.outcomes.is_empty())
+            .map(|m| (m.row.probe_cc.clone(), m.row.probe_asn))
+            .collect();
+        assert!(networks.len() > 20, "{} networks", networks.len());
+        let out = tempfile::tempdir().unwrap();
+        let files: Vec<_> = write_as_run(out.path(), Table::Outcomes, "run", &rows)
+            .iter()
+            .map(|rel| out.path().join(rel))
+            .collect();
+        let scan = || agg::scan_outcomes(&files);
+        let one_pass = agg::collect(agg::failure_rates(scan().unwrap()), "failure_rates").unwrap();
+        assert!(one_pass.height() > 500, "{} rows", one_pass.height());
+        let outcome_rows: usize = rows.iter().map(|m| m.outcomes.len()).sum();
+        // One network per pass, a few networks per pass, everything in one pass.
+        for max_rows in [1, 400, u32::try_from(outcome_rows).unwrap()] {
+            let passes = agg::failure_rates_in_passes(scan, max_rows).unwrap();
+            assert!(
+                passes.equals_missing(&one_pass),
+                "max_rows {max_rows}: {} vs {} rows",
+                passes.height(),
+                one_pass.height()
+            );
+        }
+    }
+}
