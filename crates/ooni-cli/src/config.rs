@@ -86,7 +86,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub signed: bool,
 
-    /// Worker threads for decoding and normalizing [default: number of CPUs].
+    /// Worker threads of the run: decoding, normalizing, deduplicating and writing Parquet
+    /// [default: number of CPUs]. The aggregation's polars threads follow POLARS_MAX_THREADS.
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
 
