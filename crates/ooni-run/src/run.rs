@@ -935,6 +935,112 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::testing::{fixture_rows, write_as_run};
+    use ooni_model::UidSource;
+
+    #[test]
+    fn deduplicate_keeps_the_preferred_copy_and_sorts_each_partition_by_time_and_uid() {
+        let originals = fixture_rows();
+        // A second copy of every measurement, as a jsonl/ can would give it: OONI's
+        // trivial id rather than its uid, read from a key that sorts after every other.
+        let copies: Vec<Measured> = originals
+            .iter()
+            .map(|m| {
+                let mut copy = m.clone();
+                copy.row.uid_source = UidSource::TrivialId;
+                copy.row.measurement_uid = format!("copy-{}", m.row.measurement_uid);
+                copy.provenance.source_key = "~later".to_owned();
+                copy
+            })
+            .collect();
+        let distinct: HashSet<&str> = originals
+            .iter()
+            .map(|m| m.row.content_id.as_str())
+            .collect();
+        // Copies first, so the input order alone would keep them.
+        let batch: Vec<&Measured> = copies.iter().chain(originals.iter().rev()).collect();
+        let (partitions, duplicates) = deduplicate(batch);
+
+        let kept: Vec<&Measured> = partitions.values().flatten().copied().collect();
+        assert_eq!(kept.len(), distinct.len());
+        assert_eq!(duplicates as usize, originals.len() * 2 - distinct.len());
+        assert!(kept.iter().all(|m| m.provenance.source_key != "~later"));
+        assert!(
+            partitions.len() > 10,
+            "the fixtures span many tests and days"
+        );
+        for ((test_name, day), rows) in &partitions {
+            assert!(
+                rows.iter()
+                    .all(|m| (&m.row.test_name, m.row.measurement_day) == (test_name, *day))
+            );
+            let order = |m: &&Measured| {
+                let r = &m.row;
+                (
+                    r.measurement_start_time,
+                    r.measurement_uid.clone(),
+                    r.content_id.clone(),
+                )
+            };
+            assert!(
+                rows.windows(2).all(|w| order(&w[0]) < order(&w[1])),
+                "{test_name} {day} is sorted by time, uid and content id"
+            );
+        }
+    }
+
+    /// Records how many threads the pool had wherever the run reported from.
+    #[derive(Default)]
+    struct PoolSizes(std::sync::Mutex<Vec<(&'static str, usize)>>);
+
+    impl Observer for PoolSizes {
+        fn event(&self, event: Event<'_>) {
+            let at = match event {
+                Event::ArchiveRead { .. } => "reading",
+                Event::FileStaged { .. } => "writing",
+                _ => return,
+            };
+            let threads = rayon::current_num_threads();
+            self.0.lock().unwrap().push((at, threads));
+        }
+    }
+
+    #[test]
+    fn one_job_reads_and_writes_on_one_thread() {
+        let out = tempfile::tempdir().unwrap();
+        let day = |d| chrono::NaiveDate::from_ymd_opt(2020, 10, d).unwrap();
+        let plan = RunPlan {
+            selection: ooni_source::Selection {
+                since: day(20),
+                until: day(22),
+                late_upload_days: 0,
+                probe_cc: BTreeSet::from(["AZ".to_owned()]),
+                test_names: BTreeSet::new(),
+                cans: false,
+            },
+            out: out.path().to_owned(),
+            jobs: 1,
+            limits: ooni_source::Limits::default(),
+            full_refresh: false,
+            batch_bytes: 64 << 20,
+            shard: None,
+            remote: None,
+        };
+        let bucket = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bucket");
+        let sizes = PoolSizes::default();
+        let summary = run(&plan, &ooni_source::LocalStore::new(bucket), &sizes).unwrap();
+        assert!(summary.conservation.holds);
+        let sizes = sizes.0.into_inner().unwrap();
+        for at in ["reading", "writing"] {
+            assert!(
+                sizes.iter().any(|(where_, _)| *where_ == at),
+                "nothing {at}"
+            );
+        }
+        assert!(
+            sizes.iter().all(|(_, threads)| *threads == 1),
+            "--jobs 1 ran on more threads: {sizes:?}"
+        );
+    }
 
     #[test]
     fn forgotten_partitions_are_read_back_with_this_runs_files_apart() {
