@@ -23,6 +23,7 @@ use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 pub use batch::{
     measurements_batch, measurements_schema, observations_batch, observations_schema,
@@ -68,6 +69,10 @@ pub fn writer_properties() -> WriterProperties {
         .set_created_by(format!("ooni-pipeline {}", env!("CARGO_PKG_VERSION")))
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
         .set_dictionary_enabled(true)
+        // Unique per row: a dictionary interns values until its page is full, then falls
+        // back to plain. Without it the benchmark's measurements files are 4.5% smaller.
+        .set_column_dictionary_enabled(ColumnPath::from("measurement_uid"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("content_id"), false)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(128 * 1024))
         .build()
