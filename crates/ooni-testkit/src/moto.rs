@@ -84,6 +84,17 @@ done.wait(2)
 os._exit(0)
 "#;
 
+/// moto's server application (as `moto_server` builds it) under werkzeug without threads:
+/// requests are answered one at a time, each connection closed after its answer (HTTP/1.0).
+/// Arguments: host, port.
+const SERIAL_MOTO: &str = r#"
+import os, sys
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+os.environ.setdefault("MOTO_PORT", sys.argv[2])
+run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False)
+"#;
+
 /// The watchdog's exit status when `moto_server` is not on PATH (also pyenv's, when the shim
 /// exists but the active Python lacks moto).
 const NOT_FOUND: i32 = 127;
@@ -111,6 +122,21 @@ impl Moto {
     ///
     /// Panics (failing the test) when `moto_server` is not installed.
     pub fn start() -> Moto {
+        Moto::launch(&["moto_server", "-H", "127.0.0.1", "-p"])
+    }
+
+    /// Starts moto's own application answering one request at a time ([`SERIAL_MOTO`]), for
+    /// tests of racing conditional writes: `moto_server` answers on many threads, and moto
+    /// checks a PUT's `If-None-Match` / `If-Match` and then writes, so two racing writers
+    /// could both win (seen once in CI: two of eight). S3 makes each conditional write
+    /// atomic; so does a server that handles one request at a time, while the writers
+    /// still race to reach it.
+    pub fn start_serial() -> Moto {
+        Moto::launch(&["python3", "-c", SERIAL_MOTO, "127.0.0.1"])
+    }
+
+    /// Runs `command` followed by a free port under the watchdog, until it answers HTTP.
+    fn launch(command: &[&str]) -> Moto {
         let mut last = String::new();
         for _ in 0..3 {
             let port = TcpListener::bind("127.0.0.1:0")
@@ -118,7 +144,8 @@ impl Moto {
                 .unwrap()
                 .port();
             let watchdog = Command::new("python3")
-                .args(["-c", WATCHDOG, "moto_server", "-H", "127.0.0.1", "-p"])
+                .args(["-c", WATCHDOG])
+                .args(command)
                 .arg(port.to_string())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())

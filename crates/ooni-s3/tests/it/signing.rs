@@ -167,7 +167,7 @@ fn child_signed_without_credentials() {
 
 #[test]
 fn signed_conditional_writes_race_and_compare_etags() {
-    let moto = Moto::start();
+    let moto = Moto::start_serial();
     let seeder = Seeder::new(&moto.endpoint);
     let bucket = bucket_name("signed-cond");
     // Private: only signed requests may write it.

@@ -91,7 +91,9 @@ pub fn chain(err: &dyn std::error::Error) -> String {
 /// permission here; on AWS they need signed credentials anyway (the signed path is tested in
 /// `signing.rs`).
 pub fn read_write_bucket(stem: &str) -> (Moto, Seeder, String) {
-    let moto = Moto::start();
+    // One request at a time, so that conditional writes are atomic as on S3 (see
+    // `Moto::start_serial`); the writers of a race still race to reach it.
+    let moto = Moto::start_serial();
     let seeder = Seeder::new(&moto.endpoint);
     let bucket = bucket_name(stem);
     seeder.create_bucket(&bucket);
