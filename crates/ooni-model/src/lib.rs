@@ -8,8 +8,9 @@
 //!   lines, `{}` placeholders and YAML `.post`s ([`Skip`]), the `.post` wrapper unwrapped,
 //!   or a [`RecordError`] with a stable [`RecordError::reason`];
 //! - [`Measurement`]: the measurement object, its top-level fields captured once as
-//!   borrowed raw JSON (`test_keys`, `annotations` and `input` are left for their readers
-//!   to parse), with the lenient accessors below; [`Measurement::parse`] reads a bare
+//!   borrowed raw JSON (`annotations` and `input` are left for their readers to parse),
+//!   `test_keys` read once into a [`Json`] tree that every typed view of it deserializes
+//!   from, with the lenient accessors below; [`Measurement::parse`] reads a bare
 //!   measurement as fastpath's Python does;
 //! - [`TestName`]: the test name, canonical ([`canonical_test_name`]) and checked once;
 //!   [`Table`]: the output tables by name;
@@ -49,6 +50,7 @@
 
 mod error;
 mod fields;
+mod json;
 mod observation;
 mod record;
 mod rows;
@@ -58,6 +60,7 @@ mod time;
 
 pub use error::{ParseError, RecordError};
 pub use fields::{Input, StartTime, parse_asn, parse_country_code};
+pub use json::Json;
 pub use observation::{
     BlockingKind, DomainSource, Evidence, Observation, OutcomeStage, Stage, StageOutcome, Status,
 };

@@ -1,6 +1,5 @@
 //! The one parse of an archive record: [`Record::parse`] and [`Measurement`].
 
-use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -8,6 +7,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{ParseError, RecordError};
 use crate::fields::{present, string};
+use crate::json::{Json, Key};
 
 /// How a record was framed in its archive: it decides what an empty record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,7 @@ impl Skip {
 }
 
 /// One archive record, read once: a measurement, or a record that holds none on purpose.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 #[allow(
     clippy::large_enum_variant,
     reason = "returned once per record and matched at once; a Box would allocate per record"
@@ -58,12 +58,14 @@ pub enum Record<'a> {
 /// each kept as the borrowed JSON text of its value (`None` when the key is absent; a
 /// `null` value is `Some` of the text `null`).
 ///
-/// Nothing below the top level is parsed: `test_keys`, `annotations` and `input` are read
-/// by whoever needs them, from [`RawValue::get`]. The lenient accessors
+/// `test_keys` is read whole into a [`Json`] tree, the one reading of it that the verdict
+/// and the observations each deserialize their typed view from. Nothing else below the
+/// top level is parsed: `annotations` and `input` are read by whoever needs them, from
+/// [`RawValue::get`]. The lenient accessors
 /// ([`Measurement::probe_cc`], [`Measurement::probe_asn`], [`Measurement::start_time`], …)
 /// turn the raw values into the columns of a row; see the crate documentation for their
 /// rules.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Measurement<'a> {
     /// The text of the measurement object (for a `.post`, its `content`).
     text: &'a str,
@@ -108,8 +110,8 @@ pub struct Measurement<'a> {
     pub control_failure: Option<&'a RawValue>,
     /// `experiment_failure` (legacy http_requests).
     pub experiment_failure: Option<&'a RawValue>,
-    /// `test_keys`.
-    pub test_keys: Option<&'a RawValue>,
+    /// `test_keys`, read once (`None` when the key is absent).
+    pub test_keys: Option<Json<'a>>,
 }
 
 /// A `.post` wrapper or a bare measurement: both shapes are read by one pass, because a
@@ -164,31 +166,8 @@ impl<'a> Captured<'a> {
             "annotations" => (&mut m.annotations, None),
             "control_failure" => (&mut m.control_failure, None),
             "experiment_failure" => (&mut m.experiment_failure, None),
-            "test_keys" => (&mut m.test_keys, None),
             _ => return None,
         })
-    }
-}
-
-/// An object key, borrowed when it has no escapes.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> serde::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(V)
     }
 }
 
@@ -214,6 +193,10 @@ impl<'de> Visitor<'de> for Capture {
         let mut captured = Captured::default();
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let lenient = self.0 == Duplicates::LastWins;
+            if key.0 == "test_keys" {
+                captured.m.test_keys = Some(map.next_value()?);
+                continue;
+            }
             match captured.slot(&key.0) {
                 // Python's `json` keeps the last value; so does everything here but the
                 // envelope fields of a record (see `Duplicates`).
@@ -369,9 +352,10 @@ impl<'a> Measurement<'a> {
         self.text
     }
 
-    /// The text of `test_keys`, `null` when absent.
-    pub fn test_keys_text(&self) -> &'a str {
-        self.test_keys.map_or("null", RawValue::get)
+    /// `test_keys`, [`Json::Null`] when absent.
+    pub fn test_keys(&self) -> &Json<'a> {
+        static ABSENT: Json<'static> = Json::Null;
+        self.test_keys.as_ref().unwrap_or(&ABSENT)
     }
 }
 
@@ -396,7 +380,10 @@ mod tests {
         assert_eq!(m.probe_cc.unwrap().get(), r#""IT""#);
         assert_eq!(m.probe_asn.unwrap().get(), "null");
         assert!(m.report_id.is_none());
-        assert_eq!(m.test_keys_text(), r#"{"a":[1]}"#);
+        assert_eq!(
+            m.test_keys(),
+            &Json::Object(vec![("a".into(), Json::Array(vec![Json::PosInt(1)]))])
+        );
         assert!(m.text().starts_with(r#"{"probe_cc""#));
         // A null format or content is no wrapper.
         let m = measurement(r#"{"format":null,"content":{"a":1}}"#, Framing::Line);
@@ -458,7 +445,7 @@ mod tests {
             r#"{"test_keys":1,"test_keys":2,"x":1,"x":2}"#,
             Framing::Line,
         );
-        assert_eq!(m.test_keys_text(), "2");
+        assert_eq!(m.test_keys(), &Json::PosInt(2));
         // Fastpath's view: the last value wins everywhere.
         let m = Measurement::parse(r#"{"probe_cc":"IT","probe_cc":"DE"}"#).unwrap();
         assert_eq!(m.probe_cc.unwrap().get(), r#""DE""#);

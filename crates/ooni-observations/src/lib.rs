@@ -5,8 +5,9 @@
 //!
 //! [`observe_measurement`] takes one measurement read once by `ooni-model`
 //! ([`ooni_model::Measurement`], any era from Measurement Kit and the Python probe to
-//! probe-cli's measurexlite), parses its `test_keys`, `annotations` and `input`, and
-//! returns an [`Observed`] ([`observe`] does the same for a measurement's JSON text):
+//! probe-cli's measurexlite), reads its `test_keys` from the record's [`ooni_model::Json`]
+//! tree, parses its `annotations` and `input`, and returns an [`Observed`] ([`observe`]
+//! does the same for a measurement's JSON text):
 //!
 //! * [`Observation`]: one row per network operation: DNS query, TCP connect, TLS handshake
 //!   or HTTP transaction ([`Stage`]), plus web_connectivity's control (test-helper) results
@@ -249,11 +250,11 @@ pub fn observe_judged(
     observe_impl(measurement_json, test_name, fingerprints)
 }
 
-/// Like [`observe_judged`], for a measurement read once by `ooni-model`: only its
-/// `test_keys`, `annotations` and `input` are parsed here.
+/// Like [`observe_judged`], for a measurement read once by `ooni-model`: its `test_keys`
+/// are read from the record's tree, its `annotations` and `input` parsed here.
 ///
 /// A measurement whose typed parse fails (in practice, a duplicated key inside
-/// `test_keys`) is read again through a `serde_json::Value` of its text, which keeps the
+/// `annotations`) is read again through a `serde_json::Value` of its text, which keeps the
 /// last of duplicated keys like Python's `json`.
 pub fn observe_measurement(
     m: &ooni_model::Measurement<'_>,

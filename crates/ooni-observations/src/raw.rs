@@ -428,11 +428,12 @@ pub(crate) struct Measurement<'a> {
 }
 
 impl<'a> Measurement<'a> {
-    /// The fields this crate reads, from the one parse of the record: only `annotations`,
-    /// `input` and `test_keys` (and three short strings) are parsed here. Fails where the
-    /// typed parse of a whole document would (a duplicated key inside them).
+    /// The fields this crate reads, from the one parse of the record: `test_keys` from
+    /// its tree, `annotations` and `input` (and three short strings) parsed here. Fails
+    /// where the typed parse of a whole document would (a duplicated key in `annotations`
+    /// or `input`).
     pub(crate) fn of(
-        m: &ooni_model::Measurement<'a>,
+        m: &'a ooni_model::Measurement<'a>,
     ) -> Result<Measurement<'a>, serde_json::Error> {
         fn part<'a, T: Deserialize<'a> + Default>(
             raw: Option<&'a ooni_model::RawValue>,
@@ -445,7 +446,10 @@ impl<'a> Measurement<'a> {
             software_name: part(m.software_name)?,
             input: part(m.input)?,
             annotations: part(m.annotations)?,
-            test_keys: part(m.test_keys)?,
+            test_keys: match &m.test_keys {
+                Some(tree) => Deserialize::deserialize(tree)?,
+                None => OrNone::default(),
+            },
         })
     }
 }

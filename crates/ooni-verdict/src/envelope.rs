@@ -1,16 +1,16 @@
 //! The top-level measurement fields the rules read, with Python's types, taken from the
-//! one parse of the record ([`ooni_model::Measurement`]); `test_keys` stays raw and is
-//! parsed by the scorer of the measurement's test.
+//! one parse of the record ([`ooni_model::Measurement`]); `test_keys`, already read into
+//! a tree, is deserialized by the scorer of the measurement's test into its own view.
 
 use std::borrow::Cow;
 
-use ooni_model::{Measurement, RawValue};
+use ooni_model::{Json, Measurement, RawValue};
 
 use crate::Filled;
 use crate::py::{Loose, PyValue};
 
 /// Top-level fields of one measurement.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Envelope<'a> {
     pub test_name: Loose<'a>,
     pub probe_cc: Loose<'a>,
@@ -26,7 +26,7 @@ pub(crate) struct Envelope<'a> {
     pub resolver_ip: Loose<'a>,
     pub control_failure: Loose<'a>,
     pub experiment_failure: Loose<'a>,
-    pub test_keys: Option<&'a RawValue>,
+    pub test_keys: &'a Json<'a>,
 }
 
 /// A field with Python's types (`Missing` when the key is absent).
@@ -54,7 +54,7 @@ impl<'a> Envelope<'a> {
     /// Fastpath's view of `m`, with the keys OONI's normalizer fills in. Fails only on a
     /// value `serde_json` cannot represent (a number beyond `f64`).
     pub(crate) fn of(
-        m: &Measurement<'a>,
+        m: &'a Measurement<'a>,
         fill: &Filled<'a>,
     ) -> Result<Envelope<'a>, serde_json::Error> {
         Ok(Envelope {
@@ -75,17 +75,12 @@ impl<'a> Envelope<'a> {
             resolver_ip: loose(m.resolver_ip)?,
             control_failure: loose(m.control_failure)?,
             experiment_failure: loose(m.experiment_failure)?,
-            test_keys: m.test_keys,
+            test_keys: m.test_keys(),
         })
-    }
-
-    /// The raw `test_keys` text (`"null"` when absent).
-    pub(crate) fn test_keys_json(&self) -> &'a str {
-        self.test_keys.map_or("null", |r| r.get())
     }
 
     /// Whether `test_keys` is absent or `null`.
     pub(crate) fn test_keys_null(&self) -> bool {
-        self.test_keys.is_none_or(|r| r.get() == "null")
+        *self.test_keys == Json::Null
     }
 }

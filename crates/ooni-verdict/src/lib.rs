@@ -17,7 +17,8 @@
 //!   ([`ooni_model::Measurement`]), and returns a [`Verdict`]
 //!   (`anomaly = blocking_general > 0.5`, `msm_failure = accuracy < 0.5`,
 //!   `confirmed` = a fingerprint matched and is confirmed for the probe's country).
-//!   Only `test_keys` is parsed here, by the scorer of the measurement's test.
+//!   The scorer of the measurement's test reads its typed view of `test_keys` from the
+//!   record's [`ooni_model::Json`] tree.
 //! * [`drop_reason_of`]: why fastpath would discard a measurement entirely ([`DropReason`]).
 //! * [`Filled`]: the keys OONI's normalizer writes into a measurement that lacks them
 //!   (the start time taken from `test_start_time`, `AS0`), passed in rather than written

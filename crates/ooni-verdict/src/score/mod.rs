@@ -76,10 +76,10 @@ pub(crate) fn probe_cc_upper(env: &Envelope<'_>) -> PyResult<String> {
     }
 }
 
-/// Parses `test_keys` into a typed view; JSON errors cannot happen (the raw value was
-/// already validated) but are mapped to a crash for safety.
+/// Reads `test_keys` (the one tree of the record) into a typed view; a value the view
+/// cannot hold is a crash, as the Python would raise on it.
 pub(crate) fn parse_tk<'a, T: serde::Deserialize<'a>>(env: &Envelope<'a>) -> PyResult<T> {
-    serde_json::from_str(env.test_keys_json()).map_err(|_| Crash("unreadable test_keys"))
+    T::deserialize(env.test_keys).map_err(|_| Crash("unreadable test_keys"))
 }
 
 /// `score_measurement(msm)`.
