@@ -8,9 +8,9 @@
 //!   lines, `{}` placeholders and YAML `.post`s ([`Skip`]), the `.post` wrapper unwrapped,
 //!   or a [`RecordError`] with a stable [`RecordError::reason`];
 //! - [`Measurement`]: the measurement object, its top-level fields captured once as
-//!   borrowed raw JSON (`annotations` and `input` are left for their readers to parse),
-//!   `test_keys` read once into a [`Json`] tree that every typed view of it deserializes
-//!   from, with the lenient accessors below; [`Measurement::parse`] reads a bare
+//!   borrowed raw JSON (`input` is left for its readers to parse), `test_keys` and
+//!   `annotations` read once into [`Json`] trees that every typed view of them
+//!   deserializes from, with the lenient accessors below; [`Measurement::parse`] reads a bare
 //!   measurement as fastpath's Python does;
 //! - [`TestName`]: the test name, canonical ([`canonical_test_name`]) and checked once;
 //!   [`Table`]: the output tables by name;

@@ -58,9 +58,9 @@ pub enum Record<'a> {
 /// each kept as the borrowed JSON text of its value (`None` when the key is absent; a
 /// `null` value is `Some` of the text `null`).
 ///
-/// `test_keys` is read whole into a [`Json`] tree, the one reading of it that the verdict
-/// and the observations each deserialize their typed view from. Nothing else below the
-/// top level is parsed: `annotations` and `input` are read by whoever needs them, from
+/// `test_keys` and `annotations` are read whole into [`Json`] trees, the one reading of
+/// them that the verdict and the observations each deserialize their typed views from.
+/// Nothing else below the top level is parsed: `input` is read by whoever needs it, from
 /// [`RawValue::get`]. The lenient accessors
 /// ([`Measurement::probe_cc`], [`Measurement::probe_asn`], [`Measurement::start_time`], …)
 /// turn the raw values into the columns of a row; see the crate documentation for their
@@ -92,8 +92,8 @@ pub struct Measurement<'a> {
     pub test_start_time: Option<&'a RawValue>,
     /// `start_time`: YAML-era reports, the report's start in seconds since the epoch.
     pub start_time: Option<&'a RawValue>,
-    /// `annotations`.
-    pub annotations: Option<&'a RawValue>,
+    /// `annotations`, read once (`None` when the key is absent).
+    pub annotations: Option<Json<'a>>,
     /// `input`: a string, a list of strings (meek_fronted_requests_test), or null.
     pub input: Option<&'a RawValue>,
     /// `resolver_ip`.
@@ -163,7 +163,6 @@ impl<'a> Captured<'a> {
                 (&mut m.resolver_network_name, Some("resolver_network_name"))
             }
             "test_runtime" => (&mut m.test_runtime, Some("test_runtime")),
-            "annotations" => (&mut m.annotations, None),
             "control_failure" => (&mut m.control_failure, None),
             "experiment_failure" => (&mut m.experiment_failure, None),
             _ => return None,
@@ -193,9 +192,18 @@ impl<'de> Visitor<'de> for Capture {
         let mut captured = Captured::default();
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let lenient = self.0 == Duplicates::LastWins;
-            if key.0 == "test_keys" {
-                captured.m.test_keys = Some(map.next_value()?);
-                continue;
+            // The two objects the verdict and the observations both read: one tree each,
+            // whose duplicated keys resolve as Python's `json` (the last value wins).
+            match key.0.as_ref() {
+                "test_keys" => {
+                    captured.m.test_keys = Some(map.next_value()?);
+                    continue;
+                }
+                "annotations" => {
+                    captured.m.annotations = Some(map.next_value()?);
+                    continue;
+                }
+                _ => {}
             }
             match captured.slot(&key.0) {
                 // Python's `json` keeps the last value; so does everything here but the

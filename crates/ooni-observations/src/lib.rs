@@ -251,11 +251,12 @@ pub fn observe_judged(
 }
 
 /// Like [`observe_judged`], for a measurement read once by `ooni-model`: its `test_keys`
-/// are read from the record's tree, its `annotations` and `input` parsed here.
+/// and `annotations` are read from the record's trees, its `input` and three short
+/// strings parsed here.
 ///
-/// A measurement whose typed parse fails (in practice, a duplicated key inside
-/// `annotations`) is read again through a `serde_json::Value` of its text, which keeps the
-/// last of duplicated keys like Python's `json`.
+/// Should the typed parse of those fail (a duplicated key inside `input`), the whole
+/// measurement is read again as one [`ooni_model::Json`] tree, whose duplicated keys
+/// resolve like Python's `json`.
 pub fn observe_measurement(
     m: &ooni_model::Measurement<'_>,
     test_name: Option<&str>,
@@ -263,7 +264,7 @@ pub fn observe_measurement(
 ) -> Result<Observed, ObserveError> {
     match raw::Measurement::of(m) {
         Ok(parsed) => Ok(build::observe_measurement(&parsed, test_name, fingerprints)),
-        Err(_) => observe_value(m.text(), test_name, fingerprints),
+        Err(_) => observe_tree(m.text(), test_name, fingerprints),
     }
 }
 
@@ -280,18 +281,18 @@ fn observe_impl(
     }
 }
 
-/// The slow path: the whole measurement through a `serde_json::Value`.
-fn observe_value(
+/// The slow path: the whole measurement through one tree.
+fn observe_tree(
     measurement_json: &str,
     test_name: Option<&str>,
     fingerprints: &FingerprintMatches,
 ) -> Result<Observed, ObserveError> {
     use serde::Deserialize;
 
-    let value: serde_json::Value = serde_json::from_str(measurement_json)?;
-    if !value.is_object() {
+    let tree = ooni_model::Json::parse(measurement_json)?;
+    if !matches!(tree, ooni_model::Json::Object(_)) {
         return Err(ObserveError::NotAnObject);
     }
-    let m = raw::Measurement::deserialize(&value)?;
+    let m = raw::Measurement::deserialize(&tree)?;
     Ok(build::observe_measurement(&m, test_name, fingerprints))
 }

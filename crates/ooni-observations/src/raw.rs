@@ -440,16 +440,19 @@ impl<'a> Measurement<'a> {
         ) -> Result<T, serde_json::Error> {
             raw.map_or_else(|| Ok(T::default()), |r| serde_json::from_str(r.get()))
         }
+        fn tree<'a, T: Deserialize<'a> + Default>(
+            tree: &'a Option<ooni_model::Json<'a>>,
+        ) -> Result<T, serde_json::Error> {
+            tree.as_ref()
+                .map_or_else(|| Ok(T::default()), T::deserialize)
+        }
         Ok(Measurement {
             test_name: part(m.test_name)?,
             test_version: part(m.test_version)?,
             software_name: part(m.software_name)?,
             input: part(m.input)?,
-            annotations: part(m.annotations)?,
-            test_keys: match &m.test_keys {
-                Some(tree) => Deserialize::deserialize(tree)?,
-                None => OrNone::default(),
-            },
+            annotations: tree(&m.annotations)?,
+            test_keys: tree(&m.test_keys)?,
         })
     }
 }

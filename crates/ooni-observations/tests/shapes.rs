@@ -167,9 +167,11 @@ fn only_unusable_json_is_an_error() {
         Err(ObserveError::Json(_))
     ));
     assert!(matches!(observe(""), Err(ObserveError::Json(_))));
-    // Duplicate keys (rejected by the typed parse) go through the slow path.
+    // A duplicated key keeps its last value, as in Python's `json`, wherever it is.
     let m = r#"{"test_name":"telegram","test_name":"telegram","test_keys":{"tcp_connect":[
-        {"ip":"149.154.175.50","port":443,"status":{"failure":null,"failure":"connection_reset"}}]}}"#;
+        {"ip":"149.154.175.50","port":443,"status":{"failure":null,"failure":"connection_reset"}}]},
+        "annotations":{"engine_name":"ooniprobe-engine","engine_name":"ooniprobe-engine"},
+        "input":[{"a":1,"a":2}]}"#;
     let o = observe(m).unwrap();
     assert_eq!(
         o.observations[0].failure.as_deref(),

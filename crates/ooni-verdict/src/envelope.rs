@@ -6,6 +6,8 @@ use std::borrow::Cow;
 
 use ooni_model::{Json, Measurement, RawValue};
 
+use serde::Deserialize;
+
 use crate::Filled;
 use crate::py::{Loose, PyValue};
 
@@ -70,7 +72,11 @@ impl<'a> Envelope<'a> {
                 fill.measurement_start_time,
             )?,
             test_start_time: loose(m.test_start_time)?,
-            annotations: value(m.annotations)?,
+            annotations: m
+                .annotations
+                .as_ref()
+                .map(PyValue::deserialize)
+                .transpose()?,
             input: value(m.input)?,
             resolver_ip: loose(m.resolver_ip)?,
             control_failure: loose(m.control_failure)?,
