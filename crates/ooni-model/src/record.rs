@@ -307,15 +307,52 @@ impl<'a> Record<'a> {
                 Err(e) => RecordError::InvalidJson(e.to_string()),
             });
         }
-        let outer = match capture(text, Duplicates::RejectEnvelope) {
-            Ok(Some(c)) => c,
-            Ok(None) => return Err(RecordError::NotAnObject),
-            Err(e) => return Err(RecordError::InvalidJson(e.to_string())),
+        let (mut m, content_text) = match one_pass_post(trimmed) {
+            Some(unwrapped) => unwrapped,
+            None => match two_pass(text)? {
+                Some(unwrapped) => unwrapped,
+                None => return Ok(Record::Skipped(Skip::YamlPost)),
+            },
         };
-        let (mut m, content_text) = match (present(outer.format), present(outer.content)) {
+        if content_text.trim_ascii() == "{}" {
+            return Ok(Record::Skipped(Skip::Placeholder));
+        }
+        m.text = content_text;
+        Ok(Record::Measurement(m))
+    }
+}
+
+/// A `.post` member in the shape OONI's collector writes, `{"format":"json","content":{…}}`,
+/// read in one pass: the content is parsed where it stands instead of being skipped over
+/// by a parse of the wrapper and then parsed. `None` for anything else, and for a content
+/// that fails to parse, so that [`two_pass`] reads it and reports exactly what it always
+/// has (positions in its error messages included).
+fn one_pass_post(trimmed: &str) -> Option<(Measurement<'_>, &str)> {
+    let content = trimmed
+        .strip_prefix(r#"{"format":"json","content":"#)?
+        .strip_suffix('}')?
+        .trim_ascii();
+    if !content.starts_with('{') {
+        return None;
+    }
+    // If the content is one whole object, the wrapper has exactly these two keys: what
+    // `two_pass` would unwrap.
+    Some((capture_record(content).ok()?, content))
+}
+
+/// Any record: the top level first (a bare measurement, or a `.post` wrapper whose content
+/// is then parsed on its own); `None` for a YAML `.post`.
+fn two_pass(text: &str) -> Result<Option<(Measurement<'_>, &str)>, RecordError> {
+    let outer = match capture(text, Duplicates::RejectEnvelope) {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err(RecordError::NotAnObject),
+        Err(e) => return Err(RecordError::InvalidJson(e.to_string())),
+    };
+    Ok(Some(
+        match (present(outer.format), present(outer.content)) {
             (Some(format), Some(content)) => {
                 match string("format", Some(format))?.as_deref() {
-                    Some("yaml") => return Ok(Record::Skipped(Skip::YamlPost)),
+                    Some("yaml") => return Ok(None),
                     Some("json") | None => {}
                     Some(_) => {
                         return Err(RecordError::invalid_value(
@@ -332,13 +369,8 @@ impl<'a> Record<'a> {
                 (capture_record(inner)?, inner)
             }
             _ => (outer.m, text),
-        };
-        if content_text.trim_ascii() == "{}" {
-            return Ok(Record::Skipped(Skip::Placeholder));
-        }
-        m.text = content_text;
-        Ok(Record::Measurement(m))
-    }
+        },
+    ))
 }
 
 impl<'a> Measurement<'a> {
@@ -439,6 +471,56 @@ mod tests {
             Record::parse(b"{\"a\":\"\xff\"}", Framing::Line).unwrap_err(),
             RecordError::InvalidUtf8 { valid_up_to: 6 }
         );
+    }
+
+    /// The one-pass reading of `{"format":"json","content":{…}}` gives what reading the
+    /// wrapper and then its content gives, for every real fixture, and leaves everything
+    /// else (other key orders and spacing, more keys, bad content) to that reading.
+    #[test]
+    fn the_one_pass_post_reads_what_two_passes_read() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/ooni-real"
+        );
+        let mut read = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let content = std::fs::read_to_string(&path).unwrap();
+            let post = format!(r#"{{"format":"json","content":{}}}"#, content.trim());
+            let one = one_pass_post(&post).unwrap_or_else(|| panic!("{}", path.display()));
+            let two = two_pass(&post).unwrap().unwrap();
+            assert_eq!(format!("{one:?}"), format!("{two:?}"), "{}", path.display());
+            read += 1;
+        }
+        assert!(read > 200, "{read} fixtures");
+
+        for (post, one_pass) in [
+            (r#"{"format":"json","content":{"a":1} } "#, true),
+            (r#"{"format":"json","content":{}}"#, true),
+            (r#"{"format":"json", "content":{"a":1}}"#, false),
+            (r#"{"content":{"a":1},"format":"json"}"#, false),
+            (r#"{"format":"json","content":{"a":1},"x":2}"#, false),
+            (
+                r#"{"format":"json","content":{"a":1},"format":"json"}"#,
+                false,
+            ),
+            (r#"{"format":"json","content":{"a":1}}}"#, false),
+            (
+                r#"{"format":"json","content":{"probe_cc":"IT","probe_cc":"IT"}}"#,
+                false,
+            ),
+            (r#"{"format":"json","content":"{}"}"#, false),
+        ] {
+            let trimmed = post.trim_ascii();
+            assert_eq!(one_pass_post(trimmed).is_some(), one_pass, "{post}");
+            if let Some(one) = one_pass_post(trimmed) {
+                let two = two_pass(post).unwrap().unwrap();
+                assert_eq!(format!("{one:?}"), format!("{two:?}"), "{post}");
+            }
+        }
     }
 
     #[test]
