@@ -275,6 +275,8 @@ impl<'a> Record<'a> {
     /// [`Skip::Placeholder`]. A duplicated envelope key (any field the tables read, not
     /// `test_keys` or `annotations`) is [`RecordError::InvalidJson`]: the record would say
     /// two things about one column.
+    /// So is a number beyond `f64` or nesting deeper than 128 anywhere in `test_keys` or
+    /// `annotations`, which are read whole.
     ///
     /// ```
     /// use ooni_model::{Framing, Record, Skip};
@@ -521,6 +523,34 @@ mod tests {
                 assert_eq!(format!("{one:?}"), format!("{two:?}"), "{post}");
             }
         }
+    }
+
+    /// `test_keys` is read whole, so what `serde_json` cannot represent anywhere in it (a
+    /// number beyond `f64`, nesting deeper than its limit of 128) makes the record a reject
+    /// with the position, whether or not a reader would have looked at that key; a hostile
+    /// depth never reaches the stack.
+    #[test]
+    fn unrepresentable_test_keys_are_rejects_wherever_they_are() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        for (test_keys, detail) in [
+            (r#"{"unread":1e400}"#.to_owned(), "number out of range"),
+            (
+                format!(r#"{{"unread":{deep}}}"#),
+                "recursion limit exceeded",
+            ),
+        ] {
+            let line = format!(r#"{{"test_name":"web_connectivity","test_keys":{test_keys}}}"#);
+            match Record::parse(line.as_bytes(), Framing::Line) {
+                Err(RecordError::InvalidJson(e)) => assert!(e.contains(detail), "{e}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let nested = format!(
+            r#"{{"test_keys":{{"a":{}1{}}}}}"#,
+            "[".repeat(120),
+            "]".repeat(120)
+        );
+        assert!(Record::parse(nested.as_bytes(), Framing::Line).is_ok());
     }
 
     #[test]
