@@ -16,8 +16,8 @@
 //! `ooni-model`'s documentation). `ooni-verdict` judges that same parse
 //! ([`ooni_verdict::judge_measurement`]) and `ooni-observations` reads its network
 //! operations from it ([`ooni_observations::observe_measurement`]); both read `test_keys`
-//! from the one tree the parse made of it, each into its own typed view, and parse only
-//! the small `annotations` and `input` themselves. The row types live in
+//! and `annotations` from the trees the parse made of them, each into its own typed view,
+//! and parse only the small `input` themselves. The row types live in
 //! `ooni-model` and are re-exported here.
 //!
 //! Nothing here does I/O, and nothing knows about S3, Parquet or polars.

@@ -251,21 +251,16 @@ pub fn observe_judged(
 }
 
 /// Like [`observe_judged`], for a measurement read once by `ooni-model`: its `test_keys`
-/// and `annotations` are read from the record's trees, its `input` and three short
-/// strings parsed here.
-///
-/// Should the typed parse of those fail (a duplicated key inside `input`), the whole
-/// measurement is read again as one [`ooni_model::Json`] tree, whose duplicated keys
-/// resolve like Python's `json`.
+/// and `annotations` are read from the record's [`ooni_model::Json`] trees (a duplicated
+/// key there has already kept its last value, as in Python's `json`), its `input` and three
+/// short strings parsed here.
 pub fn observe_measurement(
     m: &ooni_model::Measurement<'_>,
     test_name: Option<&str>,
     fingerprints: &FingerprintMatches,
 ) -> Result<Observed, ObserveError> {
-    match raw::Measurement::of(m) {
-        Ok(parsed) => Ok(build::observe_measurement(&parsed, test_name, fingerprints)),
-        Err(_) => observe_tree(m.text(), test_name, fingerprints),
-    }
+    let parsed = raw::Measurement::of(m)?;
+    Ok(build::observe_measurement(&parsed, test_name, fingerprints))
 }
 
 /// [`observe`] with an optional override of the body's test name.
@@ -279,20 +274,4 @@ fn observe_impl(
         Err(ooni_model::ParseError::Json(e)) => Err(ObserveError::Json(e)),
         Err(ooni_model::ParseError::NotAnObject) => Err(ObserveError::NotAnObject),
     }
-}
-
-/// The slow path: the whole measurement through one tree.
-fn observe_tree(
-    measurement_json: &str,
-    test_name: Option<&str>,
-    fingerprints: &FingerprintMatches,
-) -> Result<Observed, ObserveError> {
-    use serde::Deserialize;
-
-    let tree = ooni_model::Json::parse(measurement_json)?;
-    if !matches!(tree, ooni_model::Json::Object(_)) {
-        return Err(ObserveError::NotAnObject);
-    }
-    let m = raw::Measurement::deserialize(&tree)?;
-    Ok(build::observe_measurement(&m, test_name, fingerprints))
 }
