@@ -58,6 +58,27 @@ mod table;
 mod test_name;
 mod time;
 
+/// The real measurements of `tests/fixtures/ooni-real`, for this crate's unit tests.
+#[cfg(test)]
+pub(crate) fn real_fixtures() -> Vec<(std::path::PathBuf, String)> {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/ooni-real"
+    );
+    let mut fixtures: Vec<_> = std::fs::read_dir(dir)
+        .expect("the fixtures directory")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("a fixture");
+            (path, text)
+        })
+        .collect();
+    fixtures.sort();
+    assert!(fixtures.len() > 200, "{} fixtures", fixtures.len());
+    fixtures
+}
+
 pub use error::{ParseError, RecordError};
 pub use fields::{Input, StartTime, parse_asn, parse_country_code};
 pub use json::Json;
