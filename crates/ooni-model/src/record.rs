@@ -67,8 +67,6 @@ pub enum Record<'a> {
 /// rules.
 #[derive(Debug, Clone, Default)]
 pub struct Measurement<'a> {
-    /// The text of the measurement object (for a `.post`, its `content`).
-    text: &'a str,
     /// `test_name`.
     pub test_name: Option<&'a RawValue>,
     /// `test_version`.
@@ -119,8 +117,24 @@ pub struct Measurement<'a> {
 #[derive(Default)]
 struct Captured<'a> {
     format: Option<&'a RawValue>,
+    /// `content` as raw text, when the capture does not nest.
     content: Option<&'a RawValue>,
+    /// `content` read in the same pass, when the capture nests.
+    nested: Nested<'a>,
+    /// How many keys the object had.
+    keys: usize,
     m: Measurement<'a>,
+}
+
+/// A `content` read in the pass that reads its wrapper.
+#[derive(Default)]
+enum Nested<'a> {
+    #[default]
+    Absent,
+    Null,
+    Object(Box<Captured<'a>>),
+    /// A string, number, boolean or array.
+    Other,
 }
 
 /// What a duplicated key means.
@@ -171,7 +185,31 @@ impl<'a> Captured<'a> {
 }
 
 /// Reads the top level of an object into a [`Captured`]; `None` for any other JSON value.
-struct Capture(Duplicates);
+#[derive(Debug, Clone, Copy)]
+struct Capture {
+    duplicates: Duplicates,
+    /// Whether an object `content` is read as a measurement in the same pass
+    /// ([`Captured::nested`]) rather than kept as raw text ([`Captured::content`]).
+    nest_content: bool,
+}
+
+impl Capture {
+    /// A record, its `content` read where it stands.
+    const RECORD: Capture = Capture {
+        duplicates: Duplicates::RejectEnvelope,
+        nest_content: true,
+    };
+    /// A record or a `.post`'s content on its own.
+    const ALONE: Capture = Capture {
+        duplicates: Duplicates::RejectEnvelope,
+        nest_content: false,
+    };
+    /// A measurement as fastpath's Python reads it.
+    const PYTHON: Capture = Capture {
+        duplicates: Duplicates::LastWins,
+        nest_content: false,
+    };
+}
 
 impl<'de> DeserializeSeed<'de> for Capture {
     type Value = Option<Captured<'de>>;
@@ -191,7 +229,8 @@ impl<'de> Visitor<'de> for Capture {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut captured = Captured::default();
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            let lenient = self.0 == Duplicates::LastWins;
+            captured.keys += 1;
+            let lenient = self.duplicates == Duplicates::LastWins;
             // The two objects the verdict and the observations both read: one tree each,
             // whose duplicated keys resolve as Python's `json` (the last value wins).
             match key.0.as_ref() {
@@ -201,6 +240,13 @@ impl<'de> Visitor<'de> for Capture {
                 }
                 "annotations" => {
                     captured.m.annotations = Some(map.next_value()?);
+                    continue;
+                }
+                "content" if self.nest_content => {
+                    if !lenient && !matches!(captured.nested, Nested::Absent) {
+                        return Err(de::Error::duplicate_field("content"));
+                    }
+                    captured.nested = map.next_value_seed(NestedContent)?;
                     continue;
                 }
                 _ => {}
@@ -247,17 +293,65 @@ impl<'de> Visitor<'de> for Capture {
     }
 }
 
-/// Parses `text` (the whole of it) with the given duplicate-key rule.
-fn capture(text: &str, duplicates: Duplicates) -> Result<Option<Captured<'_>>, serde_json::Error> {
+/// Reads a `content` value: an object as a measurement (each field once, as
+/// [`capture_record`] reads it), anything else only noted.
+struct NestedContent;
+
+impl<'de> DeserializeSeed<'de> for NestedContent {
+    type Value = Nested<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NestedContent {
+    type Value = Nested<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a .post content")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        Ok(match Capture::ALONE.visit_map(map)? {
+            Some(inner) => Nested::Object(Box::new(inner)),
+            None => Nested::Other,
+        })
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Nested::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Nested::Null)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Nested::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Nested::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Nested::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Nested::Other)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Nested::Other)
+    }
+}
+
+/// Parses `text` (the whole of it) as `how` says.
+fn capture(text: &str, how: Capture) -> Result<Option<Captured<'_>>, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let captured = Capture(duplicates).deserialize(&mut de)?;
+    let captured = how.deserialize(&mut de)?;
     de.end()?;
     Ok(captured)
 }
 
 /// The envelope of a record, or the reject reason.
 fn capture_record(text: &str) -> Result<Measurement<'_>, RecordError> {
-    match capture(text, Duplicates::RejectEnvelope) {
+    match capture(text, Capture::ALONE) {
         Ok(Some(c)) => Ok(c.m),
         Ok(None) => Err(RecordError::NotAnObject),
         Err(e) => Err(RecordError::InvalidJson(e.to_string())),
@@ -285,7 +379,7 @@ impl<'a> Record<'a> {
     /// let Record::Measurement(m) = Record::parse(post, Framing::PostMember).unwrap() else {
     ///     panic!("a measurement");
     /// };
-    /// assert_eq!(m.text(), r#"{"test_name":"web_connectivity"}"#);
+    /// assert_eq!(m.test_name.unwrap().get(), r#""web_connectivity""#);
     /// assert!(matches!(
     ///     Record::parse(b"{}\n", Framing::Line),
     ///     Ok(Record::Skipped(Skip::Placeholder))
@@ -309,70 +403,82 @@ impl<'a> Record<'a> {
                 Err(e) => RecordError::InvalidJson(e.to_string()),
             });
         }
-        let (mut m, content_text) = match one_pass_post(trimmed) {
-            Some(unwrapped) => unwrapped,
-            None => match two_pass(text)? {
-                Some(unwrapped) => unwrapped,
-                None => return Ok(Record::Skipped(Skip::YamlPost)),
-            },
-        };
-        if content_text.trim_ascii() == "{}" {
-            return Ok(Record::Skipped(Skip::Placeholder));
+        match one_pass(text) {
+            Some(record) => record,
+            None => two_pass(text),
         }
-        m.text = content_text;
-        Ok(Record::Measurement(m))
     }
 }
 
-/// A `.post` member in the shape OONI's collector writes, `{"format":"json","content":{…}}`,
-/// read in one pass: the content is parsed where it stands instead of being skipped over
-/// by a parse of the wrapper and then parsed. `None` for anything else, and for a content
-/// that fails to parse, so that [`two_pass`] reads it and reports exactly what it always
-/// has (positions in its error messages included).
-fn one_pass_post(trimmed: &str) -> Option<(Measurement<'_>, &str)> {
-    let content = trimmed
-        .strip_prefix(r#"{"format":"json","content":"#)?
-        .strip_suffix('}')?
-        .trim_ascii();
-    if !content.starts_with('{') {
-        return None;
+/// A record read in one pass: a bare measurement, or a `.post` wrapper (in any key order)
+/// whose object `content` is read where it stands instead of being skipped over and then
+/// parsed. `None` where [`two_pass`] must decide, so that every reject keeps its message
+/// (positions included) and every skip its reason: any JSON error, a content that is not
+/// an object or is empty.
+fn one_pass(text: &str) -> Option<Result<Record<'_>, RecordError>> {
+    let outer = match capture(text, Capture::RECORD) {
+        Ok(Some(outer)) => outer,
+        Ok(None) => return Some(Err(RecordError::NotAnObject)),
+        Err(_) => return None,
+    };
+    let m = match (present(outer.format), outer.nested) {
+        (Some(format), Nested::Object(inner)) => {
+            match post_format(format) {
+                Ok(None) => {}
+                Ok(Some(skip)) => return Some(Ok(Record::Skipped(skip))),
+                Err(e) => return Some(Err(e)),
+            }
+            if inner.keys == 0 {
+                return None;
+            }
+            inner.m
+        }
+        (Some(_), Nested::Other) => return None,
+        _ if text.trim_ascii() == "{}" => return Some(Ok(Record::Skipped(Skip::Placeholder))),
+        _ => outer.m,
+    };
+    Some(Ok(Record::Measurement(m)))
+}
+
+/// A `.post` wrapper's `format`: `json` or none reads the content (`None`); `yaml` is a
+/// skip.
+fn post_format(format: &RawValue) -> Result<Option<Skip>, RecordError> {
+    match string("format", Some(format))?.as_deref() {
+        Some("yaml") => Ok(Some(Skip::YamlPost)),
+        Some("json") | None => Ok(None),
+        Some(_) => Err(RecordError::invalid_value(
+            "format",
+            format.get(),
+            "a .post wrapper's format is json or yaml",
+        )),
     }
-    // If the content is one whole object, the wrapper has exactly these two keys: what
-    // `two_pass` would unwrap.
-    Some((capture_record(content).ok()?, content))
 }
 
 /// Any record: the top level first (a bare measurement, or a `.post` wrapper whose content
-/// is then parsed on its own); `None` for a YAML `.post`.
-fn two_pass(text: &str) -> Result<Option<(Measurement<'_>, &str)>, RecordError> {
-    let outer = match capture(text, Duplicates::RejectEnvelope) {
+/// is then parsed on its own).
+fn two_pass(text: &str) -> Result<Record<'_>, RecordError> {
+    let outer = match capture(text, Capture::ALONE) {
         Ok(Some(c)) => c,
         Ok(None) => return Err(RecordError::NotAnObject),
         Err(e) => return Err(RecordError::InvalidJson(e.to_string())),
     };
-    Ok(Some(
-        match (present(outer.format), present(outer.content)) {
-            (Some(format), Some(content)) => {
-                match string("format", Some(format))?.as_deref() {
-                    Some("yaml") => return Ok(None),
-                    Some("json") | None => {}
-                    Some(_) => {
-                        return Err(RecordError::invalid_value(
-                            "format",
-                            format.get(),
-                            "a .post wrapper's format is json or yaml",
-                        ));
-                    }
-                }
-                let inner = content.get();
-                if !inner.starts_with('{') {
-                    return Err(RecordError::wrong_type("content", "an object", inner));
-                }
-                (capture_record(inner)?, inner)
+    let (m, content_text) = match (present(outer.format), present(outer.content)) {
+        (Some(format), Some(content)) => {
+            if let Some(skip) = post_format(format)? {
+                return Ok(Record::Skipped(skip));
             }
-            _ => (outer.m, text),
-        },
-    ))
+            let inner = content.get();
+            if !inner.starts_with('{') {
+                return Err(RecordError::wrong_type("content", "an object", inner));
+            }
+            (capture_record(inner)?, inner)
+        }
+        _ => (outer.m, text),
+    };
+    if content_text.trim_ascii() == "{}" {
+        return Ok(Record::Skipped(Skip::Placeholder));
+    }
+    Ok(Record::Measurement(m))
 }
 
 impl<'a> Measurement<'a> {
@@ -382,16 +488,10 @@ impl<'a> Measurement<'a> {
     /// For the entry points that take a measurement's text (fastpath parity tests, the
     /// observations of one document); archive records go through [`Record::parse`].
     pub fn parse(text: &'a str) -> Result<Measurement<'a>, ParseError> {
-        match capture(text, Duplicates::LastWins)? {
-            Some(c) => Ok(Measurement { text, ..c.m }),
+        match capture(text, Capture::PYTHON)? {
+            Some(c) => Ok(c.m),
             None => Err(ParseError::NotAnObject),
         }
-    }
-
-    /// The measurement object's JSON text (for a `.post`, its `content`; for a line, the
-    /// line as stored).
-    pub fn text(&self) -> &'a str {
-        self.text
     }
 
     /// `test_keys`, [`Json::Null`] when absent.
@@ -426,10 +526,14 @@ mod tests {
             m.test_keys(),
             &Json::Object(vec![("a".into(), Json::Array(vec![Json::PosInt(1)]))])
         );
-        assert!(m.text().starts_with(r#"{"probe_cc""#));
-        // A null format or content is no wrapper.
-        let m = measurement(r#"{"format":null,"content":{"a":1}}"#, Framing::Line);
-        assert!(m.text().starts_with(r#"{"format""#));
+        // A null format or content is no wrapper: the measurement is the outer object.
+        for line in [
+            r#"{"format":null,"content":{"probe_cc":"IT"}}"#,
+            r#"{"format":"json","content":null,"probe_cc":"DE"}"#,
+        ] {
+            let m = measurement(line, Framing::Line);
+            assert_ne!(m.probe_cc.map(RawValue::get), Some(r#""IT""#), "{line}");
+        }
     }
 
     #[test]
@@ -475,26 +579,43 @@ mod tests {
         );
     }
 
-    /// The one-pass reading of `{"format":"json","content":{…}}` gives what reading the
-    /// wrapper and then its content gives, for every real fixture, and leaves everything
-    /// else (other key orders and spacing, more keys, bad content) to that reading.
+    /// The one-pass reading gives what reading a wrapper and then its content gives, for
+    /// every real fixture as a line and as a `.post` member of either key order, and leaves
+    /// to the two passes what only they decide (errors, empty or non-object contents).
     #[test]
-    fn the_one_pass_post_reads_what_two_passes_read() {
-        for (path, content) in crate::real_fixtures() {
-            let post = format!(r#"{{"format":"json","content":{}}}"#, content.trim());
-            let one = one_pass_post(&post).unwrap_or_else(|| panic!("{}", path.display()));
-            let two = two_pass(&post).unwrap().unwrap();
-            assert_eq!(format!("{one:?}"), format!("{two:?}"), "{}", path.display());
+    fn one_pass_reads_what_two_passes_read() {
+        let same = |text: &str| {
+            let one = one_pass(text).unwrap_or_else(|| panic!("not one pass: {text:.200}"));
+            assert_eq!(
+                format!("{one:?}"),
+                format!("{:?}", two_pass(text)),
+                "{text:.200}"
+            );
+        };
+        for (_, content) in crate::real_fixtures() {
+            let content = content.trim();
+            same(content);
+            same(&format!(r#"{{"format":"json","content":{content}}}"#));
+            same(&format!(
+                r#"{{"content":{content},"format":"json","is_verified":"t"}}"#
+            ));
         }
 
-        for (post, one_pass) in [
+        for (text, in_one_pass) in [
             (r#"{"format":"json","content":{"a":1} } "#, true),
-            (r#"{"format":"json","content":{}}"#, true),
-            (r#"{"format":"json", "content":{"a":1}}"#, false),
-            (r#"{"content":{"a":1},"format":"json"}"#, false),
-            (r#"{"format":"json","content":{"a":1},"x":2}"#, false),
+            (r#"{"content":{"a":1}, "format":"json"}"#, true),
+            (r#"{"format":null,"content":{"a":1}}"#, true),
+            (r#"{"format":"yaml","content":{"a":1}}"#, true),
+            (r#"{"format":"xml","content":{}}"#, true),
+            ("{}", true),
+            ("[1]", true),
+            (r#"{"format":"json","content":{}}"#, false),
             (
                 r#"{"format":"json","content":{"a":1},"format":"json"}"#,
+                false,
+            ),
+            (
+                r#"{"format":"json","content":{"a":1},"content":{"a":1}}"#,
                 false,
             ),
             (r#"{"format":"json","content":{"a":1}}}"#, false),
@@ -503,12 +624,11 @@ mod tests {
                 false,
             ),
             (r#"{"format":"json","content":"{}"}"#, false),
+            (r#"{"format":"yaml","content":"---"}"#, false),
         ] {
-            let trimmed = post.trim_ascii();
-            assert_eq!(one_pass_post(trimmed).is_some(), one_pass, "{post}");
-            if let Some(one) = one_pass_post(trimmed) {
-                let two = two_pass(post).unwrap().unwrap();
-                assert_eq!(format!("{one:?}"), format!("{two:?}"), "{post}");
+            assert_eq!(one_pass(text).is_some(), in_one_pass, "{text}");
+            if in_one_pass {
+                same(text);
             }
         }
     }
