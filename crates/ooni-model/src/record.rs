@@ -131,9 +131,9 @@ struct Captured<'a> {
 enum Nested<'a> {
     #[default]
     Absent,
-    Null,
+    /// An object, read as [`capture_record`] reads a content on its own.
     Object(Box<Captured<'a>>),
-    /// A string, number, boolean or array.
+    /// `null`, a string, a number, a boolean or an array.
     Other,
 }
 
@@ -246,7 +246,10 @@ impl<'de> Visitor<'de> for Capture {
                     if !lenient && !matches!(captured.nested, Nested::Absent) {
                         return Err(de::Error::duplicate_field("content"));
                     }
-                    captured.nested = map.next_value_seed(NestedContent)?;
+                    captured.nested = match map.next_value_seed(Capture::ALONE)? {
+                        Some(inner) => Nested::Object(Box::new(inner)),
+                        None => Nested::Other,
+                    };
                     continue;
                 }
                 _ => {}
@@ -290,54 +293,6 @@ impl<'de> Visitor<'de> for Capture {
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(None)
-    }
-}
-
-/// Reads a `content` value: an object as a measurement (each field once, as
-/// [`capture_record`] reads it), anything else only noted.
-struct NestedContent;
-
-impl<'de> DeserializeSeed<'de> for NestedContent {
-    type Value = Nested<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for NestedContent {
-    type Value = Nested<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a .post content")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        Ok(match Capture::ALONE.visit_map(map)? {
-            Some(inner) => Nested::Object(Box::new(inner)),
-            None => Nested::Other,
-        })
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Nested::Other)
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Nested::Null)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Nested::Other)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Nested::Other)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Nested::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Nested::Other)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Nested::Other)
     }
 }
 
