@@ -113,7 +113,7 @@ impl<'de> Visitor<'de> for TreeVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut entries: Vec<(Cow<'de, str>, Json<'de>)> = Vec::new();
-        while let Some(key) = map.next_key::<Key<'de>>()? {
+        while let Some(key) = map.next_key::<CowStr<'de>>()? {
             let value = map.next_value()?;
             entries.push((key.0, value));
         }
@@ -155,22 +155,27 @@ fn keep_last_of_each_key<V>(entries: &mut Vec<(Cow<'_, str>, V)>) {
     *entries = kept;
 }
 
-/// An object key, borrowed when it has no escapes.
-pub(crate) struct Key<'a>(pub(crate) Cow<'a, str>);
+/// A JSON string, borrowed from the text when it has no escapes: what every
+/// hand-written visitor here and in `ooni-verdict` reads object keys as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CowStr<'a>(pub Cow<'a, str>);
 
-impl<'de> de::Deserialize<'de> for Key<'de> {
+impl<'de> de::Deserialize<'de> for CowStr<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
+            type Value = CowStr<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string")
             }
             fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Borrowed(v)))
+                Ok(CowStr(Cow::Borrowed(v)))
             }
             fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
+                Ok(CowStr(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v)))
             }
         }
         d.deserialize_str(V)

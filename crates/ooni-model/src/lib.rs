@@ -12,6 +12,8 @@
 //!   `annotations` read once into [`Json`] trees that every typed view of them
 //!   deserializes from, with the lenient accessors below; [`Measurement::parse`] reads a bare
 //!   measurement as fastpath's Python does;
+//! - [`Json`]: a JSON value read once, a serde `Deserializer` for any typed view of it;
+//!   [`CowStr`]: a string borrowed unless escaped, the object key of hand-written visitors;
 //! - [`TestName`]: the test name, canonical ([`canonical_test_name`]) and checked once;
 //!   [`Table`]: the output tables by name;
 //! - the rows: [`MeasurementRow`], [`Judgement`], [`UidSource`], [`Observation`] and
@@ -81,7 +83,7 @@ pub(crate) fn real_fixtures() -> Vec<(std::path::PathBuf, String)> {
 
 pub use error::{ParseError, RecordError};
 pub use fields::{Input, StartTime, parse_asn, parse_country_code};
-pub use json::Json;
+pub use json::{CowStr, Json};
 pub use observation::{
     BlockingKind, DomainSource, Evidence, Observation, OutcomeStage, Stage, StageOutcome, Status,
 };

@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{ParseError, RecordError};
 use crate::fields::{present, string};
-use crate::json::{Json, Key};
+use crate::json::{CowStr, Json};
 
 /// How a record was framed in its archive: it decides what an empty record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,7 +228,7 @@ impl<'de> Visitor<'de> for Capture {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut captured = Captured::default();
-        while let Some(key) = map.next_key::<Key<'de>>()? {
+        while let Some(key) = map.next_key::<CowStr<'de>>()? {
             captured.keys += 1;
             let lenient = self.duplicates == Duplicates::LastWins;
             // The two objects the verdict and the observations both read: one tree each,
