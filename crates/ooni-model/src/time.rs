@@ -170,6 +170,14 @@ fn number(s: &str, (start, end): (usize, usize)) -> Option<u32> {
 /// assert!(parse_start_time("2020-10-20T07:05:00Z").is_none());
 /// ```
 pub fn parse_start_time(s: &str) -> Option<NaiveDateTime> {
+    match canonical_start_time(s.as_bytes()) {
+        Some(fields) => datetime(fields),
+        None => strptime_start_time(s),
+    }
+}
+
+/// [`parse_start_time`] through the backtracking matcher, for every shape.
+fn strptime_start_time(s: &str) -> Option<NaiveDateTime> {
     let mut caps = Captures::default();
     if !matches(s, START_TIME, 0, &mut caps, 0) {
         return None;
@@ -184,6 +192,14 @@ pub fn parse_start_time(s: &str) -> Option<NaiveDateTime> {
 /// `datetime.strptime(uid[:22], "%Y%m%d%H%M%S.%f_")`: the receive time OONI writes at the
 /// start of a postcan measurement uid (`20221110111106.870773_US_dash_…`).
 pub fn parse_uid_time(uid: &str) -> Option<NaiveDateTime> {
+    match canonical_uid_time(uid.as_bytes()) {
+        Some(fields) => datetime(fields),
+        None => strptime_uid_time(uid),
+    }
+}
+
+/// [`parse_uid_time`] through the backtracking matcher, for every shape.
+fn strptime_uid_time(uid: &str) -> Option<NaiveDateTime> {
     let end = uid.char_indices().nth(22).map_or(uid.len(), |(i, _)| i);
     let s = &uid[..end];
     let mut caps = Captures::default();
@@ -202,6 +218,47 @@ pub fn parse_uid_time(uid: &str) -> Option<NaiveDateTime> {
     }
     fields[6] = us;
     datetime(fields)
+}
+
+// The shapes OONI writes, read without the matcher (most of its cost per record). In
+// them every field is two digits (four for the year) between fixed separators, so the
+// pattern can match them only one way, and a two-digit value outside a field's pattern
+// (month 13, hour 24, second 62) is outside `datetime`'s range too: reading the digits
+// and calling `datetime` gives what the matcher gives. Any other shape goes to the
+// matcher.
+
+/// The value of the ASCII digits `b[at..at + n]`.
+fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
+    b.get(at..at + n)?.iter().try_fold(0u32, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+    })
+}
+
+/// The fields of `%Y %m %d %H %M %S`: a four-digit year at `at[0]`, then two digits at
+/// each of `at[1]`…`at[5]`.
+fn fixed_width_fields(b: &[u8], at: [usize; 6]) -> Option<[u32; 7]> {
+    let year = digits(b, at[0], 4)?;
+    let [mo, d, h, mi, s] = [at[1], at[2], at[3], at[4], at[5]].map(|i| digits(b, i, 2));
+    Some([year, mo?, d?, h?, mi?, s?, 0])
+}
+
+/// `YYYY-MM-DD HH:MM:SS` exactly.
+fn canonical_start_time(b: &[u8]) -> Option<[u32; 7]> {
+    let separators = [(4, b'-'), (7, b'-'), (10, b' '), (13, b':'), (16, b':')];
+    if b.len() != 19 || separators.iter().any(|&(i, c)| b[i] != c) {
+        return None;
+    }
+    fixed_width_fields(b, [0, 5, 8, 11, 14, 17])
+}
+
+/// `YYYYmmddHHMMSS.ffffff_` at the start of a uid.
+fn canonical_uid_time(b: &[u8]) -> Option<[u32; 7]> {
+    if b.len() < 22 || b[14] != b'.' || b[21] != b'_' {
+        return None;
+    }
+    let mut fields = fixed_width_fields(b, [0, 4, 6, 8, 10, 12])?;
+    fields[6] = digits(b, 15, 6)?;
+    Some(fields)
 }
 
 /// `YYYY-MM-DD HH:MM:SS`: how OONI writes a start time, and how this crate writes the
@@ -291,6 +348,58 @@ mod tests {
             parse_uid_time("20221110111106.87_"),
             Some(at(2022, 11, 10, 11, 11, 6, 870_000))
         );
+    }
+
+    /// The shortcut for the canonical shapes reads what the matcher reads: random field
+    /// values (in and out of the pattern's and the calendar's ranges), each string also
+    /// with one byte changed and cut short.
+    #[test]
+    fn the_canonical_shapes_read_as_the_matcher_reads_them() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        const BYTES: &[u8] = b"0123456789 \t-:._xZ";
+        let mut fast_paths = 0;
+        for _ in 0..200_000 {
+            // Each field in its range half the time, anything of its width otherwise.
+            let mut field = |lo: u64, hi: u64, width: u64| {
+                if next(2) == 0 {
+                    lo + next(hi - lo + 1)
+                } else {
+                    next(10u64.pow(u32::try_from(width).unwrap()))
+                }
+            };
+            let [y, mo, d, h, mi, sec] = [
+                field(1, 9999, 4),
+                field(1, 12, 2),
+                field(1, 31, 2),
+                field(0, 23, 2),
+                field(0, 59, 2),
+                field(0, 61, 2),
+            ];
+            let us = next(1_000_000);
+            let start = format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{sec:02}");
+            let uid = format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{sec:02}.{us:06}_IT_dash_0a1b");
+            for text in [start, uid] {
+                let mut changed = text.clone().into_bytes();
+                let at = usize::try_from(next(changed.len() as u64)).unwrap();
+                changed[at] = BYTES[usize::try_from(next(BYTES.len() as u64)).unwrap()];
+                let changed = String::from_utf8(changed).unwrap();
+                let cut = text[..usize::try_from(next(text.len() as u64)).unwrap()].to_owned();
+                for s in [text, changed, cut] {
+                    assert_eq!(parse_start_time(&s), strptime_start_time(&s), "{s:?}");
+                    assert_eq!(parse_uid_time(&s), strptime_uid_time(&s), "{s:?}");
+                    fast_paths += usize::from(canonical_start_time(s.as_bytes()).is_some());
+                    fast_paths += usize::from(canonical_uid_time(s.as_bytes()).is_some());
+                }
+            }
+        }
+        // The shortcut was taken often enough for the comparison to mean something.
+        assert!(fast_paths > 50_000, "{fast_paths}");
     }
 
     #[test]
