@@ -120,7 +120,7 @@ fn epoch_text(secs: f64) -> Option<String> {
     }
     // The range check makes the cast exact.
     let dt = chrono::DateTime::from_timestamp(secs.trunc() as i64, 0)?;
-    Some(dt.naive_utc().format("%Y-%m-%d %H:%M:%S").to_string())
+    Some(format_start_time(&dt.naive_utc()))
 }
 
 impl<'a> Measurement<'a> {

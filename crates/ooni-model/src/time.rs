@@ -12,6 +12,9 @@
 //! Not reproduced: CPython's `\d` also matches non-ASCII decimal digits (`٢٠٢٢`); these
 //! parsers take ASCII digits only.
 
+use std::sync::LazyLock;
+
+use chrono::format::{Item, StrftimeItems};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
 /// One character class of a field's alternative.
@@ -264,7 +267,13 @@ fn canonical_uid_time(b: &[u8]) -> Option<[u32; 7]> {
 /// `YYYY-MM-DD HH:MM:SS`: how OONI writes a start time, and how this crate writes the
 /// start time it read (whatever leniency the parse used).
 pub fn format_start_time(t: &NaiveDateTime) -> String {
-    t.format("%Y-%m-%d %H:%M:%S").to_string()
+    // Parsed once: chrono's `format` parses its pattern on every call (≈0.5% of the job).
+    static START_TIME_ITEMS: LazyLock<Vec<Item<'static>>> = LazyLock::new(|| {
+        StrftimeItems::new("%Y-%m-%d %H:%M:%S")
+            .parse_to_owned()
+            .unwrap_or_default()
+    });
+    t.format_with_items(START_TIME_ITEMS.iter()).to_string()
 }
 
 #[cfg(test)]
