@@ -7,7 +7,8 @@
 //! fields are then checked by `datetime(...)`: a real date, hours 0–23, minutes and seconds
 //! 0–59, years 1–9999. [`parse_start_time`] and [`parse_uid_time`] do the same with a small
 //! backtracking matcher (the alternatives are tried in CPython's order) and
-//! [`chrono::NaiveDate`] / [`chrono::NaiveTime`] for the validation.
+//! [`chrono::NaiveDate`] / [`chrono::NaiveTime`] for the validation; the shapes OONI
+//! writes (every field at full width) skip the matcher, whose answer there is fixed.
 //!
 //! Not reproduced: CPython's `\d` also matches non-ASCII decimal digits (`٢٠٢٢`); these
 //! parsers take ASCII digits only.
