@@ -64,6 +64,15 @@ impl<'a> Json<'a> {
         de.end()?;
         Ok(tree)
     }
+
+    /// The value of `key` in an object (its only entry: keys are unique in the tree);
+    /// `None` when the key is absent or `self` is not an object.
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
+        match self {
+            Json::Object(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
 }
 
 impl<'de> de::Deserialize<'de> for Json<'de> {

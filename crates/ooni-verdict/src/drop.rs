@@ -5,7 +5,7 @@
 use crate::DropReason;
 use crate::envelope::Envelope;
 use crate::py::{Loose, PyValue, py_int};
-use ooni_model::parse_start_time;
+use ooni_model::{Json, parse_start_time};
 
 /// The envelope-level reasons, in fastpath's evaluation order.
 pub(crate) fn drop_reason(env: &Envelope<'_>) -> Option<DropReason> {
@@ -32,11 +32,8 @@ pub(crate) fn drop_reason(env: &Envelope<'_>) -> Option<DropReason> {
         return Some(DropReason::MissingTestName);
     }
     // ooni_run_link_id = int(g_or(annot, "ooni_run_link_id", "")), ValueError caught
-    if let Some(PyValue::Dict(_)) = &env.annotations
-        && let Some(PyValue::List(_) | PyValue::Dict(_)) = env
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get("ooni_run_link_id"))
+    if let Some(Json::Array(_) | Json::Object(_)) =
+        env.annotations.and_then(|a| a.get("ooni_run_link_id"))
     {
         return Some(DropReason::InvalidOoniRunLinkId);
     }

@@ -6,8 +6,6 @@ use std::borrow::Cow;
 
 use ooni_model::{Json, Measurement, RawValue};
 
-use serde::Deserialize;
-
 use crate::Filled;
 use crate::py::{Loose, PyValue};
 
@@ -23,7 +21,7 @@ pub(crate) struct Envelope<'a> {
     pub test_version: Loose<'a>,
     pub measurement_start_time: Loose<'a>,
     pub test_start_time: Loose<'a>,
-    pub annotations: Option<PyValue<'a>>,
+    pub annotations: Option<&'a Json<'a>>,
     pub input: Option<PyValue<'a>>,
     pub resolver_ip: Loose<'a>,
     pub control_failure: Loose<'a>,
@@ -72,11 +70,7 @@ impl<'a> Envelope<'a> {
                 fill.measurement_start_time,
             )?,
             test_start_time: loose(m.test_start_time)?,
-            annotations: m
-                .annotations
-                .as_ref()
-                .map(PyValue::deserialize)
-                .transpose()?,
+            annotations: m.annotations.as_ref(),
             input: value(m.input)?,
             resolver_ip: loose(m.resolver_ip)?,
             control_failure: loose(m.control_failure)?,

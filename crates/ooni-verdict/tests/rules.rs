@@ -378,3 +378,65 @@ fn fingerprint_hits_say_where_they_matched() {
     // No fingerprint, no hit.
     assert!(run(&base()).fingerprint_hits.is_empty());
 }
+
+// ---- annotations ----------------------------------------------------------------------
+
+/// fastpath: `int(g_or(annot, "ooni_run_link_id", ""))` drops the measurement when the
+/// value is a list or a dict (`TypeError`, not the `ValueError` it catches); anything else,
+/// and annotations that are not a dict, leave it alone.
+#[test]
+fn ooni_run_link_id_of_a_container_type_drops_the_measurement() {
+    let with = |annotations: Value| {
+        let mut m = base();
+        m["annotations"] = annotations;
+        drop_reason(&m.to_string())
+    };
+    for link in [json!([1]), json!({"id": 1})] {
+        assert_eq!(
+            with(json!({"ooni_run_link_id": link})),
+            Some(DropReason::InvalidOoniRunLinkId),
+            "{link}"
+        );
+    }
+    for link in [json!("1234"), json!(""), json!("x"), json!(12), json!(null)] {
+        assert_eq!(with(json!({"ooni_run_link_id": link})), None, "{link}");
+    }
+    assert_eq!(with(json!([{"ooni_run_link_id": [1]}])), None);
+    assert_eq!(with(json!(null)), None);
+}
+
+/// `score_signal`'s engine gate: `g_or(annot, "engine_version", "0.0.0")` must be a version
+/// string; a missing or null one (or null annotations) is 0.0.0, which is too old from
+/// 2023-05-02 on.
+#[test]
+fn signal_engine_version_comes_from_the_annotations() {
+    let signal = "signal__US-20230530-v0.2.2-signal_679__ooni-backend.json";
+    let base: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{DIR}/{signal}")).unwrap()).unwrap();
+    let reason = |annotations: Option<Value>| {
+        let mut m = base.clone();
+        match annotations {
+            Some(a) => m["annotations"] = a,
+            None => {
+                m.as_object_mut().unwrap().remove("annotations");
+            }
+        }
+        run(&m).failure_reason
+    };
+    let bad = Some("bad_engine_version");
+    let too_old = Some("known_bad_engine_version");
+    assert_eq!(reason(Some(json!({"engine_version": 3}))), bad);
+    assert_eq!(reason(Some(json!({"engine_version": ["3.18.0"]}))), bad);
+    assert_eq!(
+        reason(Some(json!({"engine_version": "not a version"}))),
+        bad
+    );
+    assert_eq!(reason(Some(json!(["engine_version"]))), bad);
+    assert_eq!(reason(Some(json!({"engine_version": "3.17.1"}))), too_old);
+    assert_eq!(reason(Some(json!({"engine_version": null}))), too_old);
+    assert_eq!(reason(Some(json!({}))), too_old);
+    assert_eq!(reason(Some(json!(null))), too_old);
+    assert_eq!(reason(None), too_old);
+    let current = reason(Some(json!({"engine_version": "3.18.0"})));
+    assert!(current != bad && current != too_old, "{current:?}");
+}

@@ -7,9 +7,9 @@ use super::web_connectivity::FailureKeys;
 use super::{Scores, parse_tk};
 use crate::envelope::Envelope;
 use crate::pep440;
-use crate::py::{CowStr, Crash, FromMap, Loose, MaybeDict, PyElem, PyList, PyResult, PyValue};
+use crate::py::{CowStr, Crash, FromMap, Loose, MaybeDict, PyElem, PyList, PyResult};
 use chrono::{NaiveDate, NaiveDateTime};
-use ooni_model::parse_start_time;
+use ooni_model::{Json, parse_start_time};
 
 /// Deserializes `T` from an element that must be a dict; anything else is `on_other`.
 fn dict_elem<'de, D, T>(d: D, on_other: T) -> Result<T, D::Error>
@@ -414,11 +414,11 @@ fn signal_version_rules(env: &Envelope<'_>) -> Option<&'static str> {
         return Some("known_bad_version");
     }
     // annot = g_or(msm, "annotations", {}); ev = g_or(annot, "engine_version", "0.0.0")
-    let ev = match &env.annotations {
-        None | Some(PyValue::Null) => "0.0.0",
-        Some(a @ PyValue::Dict(_)) => match a.get("engine_version") {
-            None | Some(PyValue::Null) => "0.0.0",
-            Some(PyValue::Str(s)) => s,
+    let ev = match env.annotations {
+        None | Some(Json::Null) => "0.0.0",
+        Some(a @ Json::Object(_)) => match a.get("engine_version") {
+            None | Some(Json::Null) => "0.0.0",
+            Some(Json::Str(s)) => s,
             Some(_) => return Some("bad_engine_version"),
         },
         Some(_) => return Some("bad_engine_version"),
