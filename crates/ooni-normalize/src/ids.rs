@@ -2,6 +2,8 @@
 
 use std::fmt::Write;
 
+use chrono::Datelike;
+
 use sha3::Shake128;
 use sha3::digest::{ExtendableOutput, Update, XofReader};
 
@@ -17,8 +19,9 @@ pub fn trivial_id(raw: &[u8], start_day: Option<chrono::NaiveDate>) -> String {
     let mut id = String::with_capacity(40);
     id.push_str("01");
     match start_day {
+        // The day comes from a parsed start time: year 1–9999, as `%Y%m%d` writes it.
         Some(day) => {
-            let _ = write!(id, "{}", day.format("%Y%m%d"));
+            let _ = write!(id, "{:04}{:02}{:02}", day.year(), day.month(), day.day());
         }
         None => id.push_str("00000000"),
     }
@@ -67,9 +70,7 @@ fn shake128<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
 }
 
 fn push_hex(s: &mut String, bytes: &[u8]) {
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
+    s.push_str(&hex::encode(bytes));
 }
 
 #[cfg(test)]
