@@ -53,20 +53,16 @@ fn run_s3(endpoint: &str, bucket: &str, out: &Path, extra: &[&str]) -> Run {
     run_command(&args, out)
 }
 
-fn local_reference() -> &'static (
-    tempfile::TempDir,
-    std::collections::BTreeMap<&'static str, Vec<Row>>,
-) {
-    static REFERENCE: OnceLock<(
-        tempfile::TempDir,
-        std::collections::BTreeMap<&'static str, Vec<Row>>,
-    )> = OnceLock::new();
+/// The rows of a run over the local sample, computed once per process. (Only the rows are
+/// kept: a static is never dropped, so a directory held in it would outlive the process.)
+fn local_reference() -> &'static std::collections::BTreeMap<&'static str, Vec<Row>> {
+    static REFERENCE: OnceLock<std::collections::BTreeMap<&'static str, Vec<Row>>> =
+        OnceLock::new();
     REFERENCE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("local");
         run_into(&sample_bucket(), &out, &[]);
-        let rows = all_rows(&out);
-        (dir, rows)
+        all_rows(&out)
     })
 }
 
@@ -77,7 +73,7 @@ fn an_s3_source_gives_the_same_rows_as_the_local_directory() {
     let run = run_s3(&moto.endpoint, bucket, &dir.path().join("s3"), &[]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert_balanced(&run.summary);
-    assert_eq!(all_rows(&run.out), local_reference().1);
+    assert_eq!(&all_rows(&run.out), local_reference());
     assert_eq!(
         run.summary["requests"]["get"], run.summary["new_objects"],
         "one GET per object read: no retries were needed"
@@ -106,8 +102,8 @@ fn cut_bodies_and_503s_are_retried_and_resumed_with_identical_rows() {
     assert!(run.status == 0, "{}", run.stderr);
     assert_balanced(&run.summary);
     assert_eq!(
-        all_rows(&run.out),
-        local_reference().1,
+        &all_rows(&run.out),
+        local_reference(),
         "identical rows despite the faults"
     );
     let requests = &run.summary["requests"];
@@ -577,7 +573,7 @@ fn download_output(endpoint: &str, bucket: &str, prefix: &str, dest: &Path) -> V
 #[test]
 fn four_shards_sharing_no_disk_write_one_s3_output_equal_to_one_unsharded_run() {
     let (moto, _) = server();
-    let (_, expected) = local_reference();
+    let expected = local_reference();
     // Public only so that the test can read it back unsigned; the shards sign their writes.
     Seeder::new(&moto.endpoint).public_bucket("ooni-shards-a");
     let output = "ooni-shards-a/night";
@@ -640,7 +636,7 @@ fn four_shards_sharing_no_disk_write_one_s3_output_equal_to_one_unsharded_run() 
 #[test]
 fn s3_shards_killed_doubled_or_missing_never_change_the_output() {
     let (moto, bucket) = server();
-    let (_, expected) = local_reference();
+    let expected = local_reference();
     Seeder::new(&moto.endpoint).public_bucket("ooni-shards-b");
     let output = "ooni-shards-b/night";
     let dir = tempfile::tempdir().unwrap();

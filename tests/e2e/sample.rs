@@ -2,16 +2,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::sync::OnceLock;
 
 use serde_json::Value;
 
 use crate::support::*;
 
-/// One run shared by the tests that only read its output.
-fn sample_run() -> &'static Run {
-    static RUN: OnceLock<Run> = OnceLock::new();
-    RUN.get_or_init(|| run_sample(&sample_bucket(), &[]))
+/// A run over the whole sample, its output removed when the test drops it. (Not shared
+/// through a static: statics are never dropped, so their temporary directory would outlive
+/// the test process, and nextest runs each test in a process of its own anyway.)
+fn sample_run() -> Run {
+    run_sample(&sample_bucket(), &[])
 }
 
 /// Manifest entries in the archives the pipeline reads: raw/ jsonl.gz twins are not read,
@@ -45,7 +45,7 @@ fn entry_position(e: &Value) -> (String, String) {
 
 #[test]
 fn sample_run_is_balanced_and_writes_the_contract_layout() {
-    let run = sample_run();
+    let run = &sample_run();
     // Every fixture becomes a row (the 2015 ones without measurement_start_time or
     // probe_asn too, as OONI normalizes them): nothing is rejected.
     assert_eq!(run.status, 0, "{}", run.stderr);
@@ -74,7 +74,7 @@ fn sample_run_is_balanced_and_writes_the_contract_layout() {
 
 #[test]
 fn every_real_fixture_becomes_a_row_or_a_reject() {
-    let run = sample_run();
+    let run = &sample_run();
     let fixtures: BTreeSet<String> = std::fs::read_dir(repo().join("tests/fixtures/ooni-real"))
         .unwrap()
         .flatten()
@@ -130,7 +130,7 @@ fn every_real_fixture_becomes_a_row_or_a_reject() {
 
 #[test]
 fn each_measurement_is_written_once() {
-    let run = sample_run();
+    let run = &sample_run();
     let rows = read_table(&run.out.join("measurements"));
     let uids: BTreeSet<_> = rows
         .iter()
@@ -182,7 +182,7 @@ fn each_measurement_is_written_once() {
 
 #[test]
 fn the_layout_overlap_keeps_oonis_postcan_uid() {
-    let run = sample_run();
+    let run = &sample_run();
     let rows = read_table(&run.out.join("measurements"));
     // One report holds several measurements (web_connectivity: one per input).
     let by_report: BTreeMap<(&str, Option<&str>), &Row> = rows
@@ -261,7 +261,7 @@ fn trivial_id_matches_oonis_derivation_computed_by_python() {
     assert!(checked > 300, "{checked}");
 
     // And the rows that carry a trivial id carry that one.
-    let run = sample_run();
+    let run = &sample_run();
     let expected: BTreeMap<(String, String), &str> = manifest()["entries"]
         .as_array()
         .unwrap()
@@ -282,7 +282,7 @@ fn trivial_id_matches_oonis_derivation_computed_by_python() {
 
 #[test]
 fn ooni_counts_partition_every_measurement_like_oonis_api() {
-    let run = sample_run();
+    let run = &sample_run();
     let counts = read_table(&run.out.join("ooni_counts"));
     assert!(!counts.is_empty());
     let n = |r: &Row, c: &str| get(r, c).unwrap().parse::<u64>().unwrap();
@@ -352,7 +352,7 @@ fn reading_in_small_batches_gives_the_same_rows() {
 #[test]
 fn the_sample_tables_are_unchanged() {
     use sha2::{Digest, Sha256};
-    let run = sample_run();
+    let run = &sample_run();
     let dump = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sample-tables");
     std::fs::create_dir_all(&dump).unwrap();
     let mut summary = BTreeMap::new();

@@ -467,8 +467,8 @@ mod tests {
 
     #[test]
     fn flags_win_over_the_file_and_names_are_normalized() {
-        let dir = tempfile_dir();
-        let cfg = dir.join("p.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("p.toml");
         std::fs::write(
             &cfg,
             "since = \"2020-09-01\"\nuntil = \"2020-12-01\"\ntest_name = [\"web_connectivity\"]\nprobe_cc = [\"az\"]\n",
@@ -556,8 +556,8 @@ mod tests {
 
     #[test]
     fn unknown_config_keys_and_bad_days_are_errors() {
-        let dir = tempfile_dir();
-        let cfg = dir.join("bad.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("bad.toml");
         std::fs::write(&cfg, "sinse = \"2020-01-01\"\n").unwrap();
         let err = RunArgs {
             config: Some(cfg),
@@ -590,15 +590,5 @@ mod tests {
             }
         }
         assert!(checked >= 3);
-    }
-
-    fn tempfile_dir() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "ooni-cli-config-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
     }
 }
