@@ -2,7 +2,7 @@
 # Build output goes outside the clone so repeated clones (CI) reuse compiled dependencies.
 export CARGO_TARGET_DIR ?= /var/tmp/ooni-pipeline-target
 
-.PHONY: help sample test test-deps lint fuzz-build fuzz-run bench validate-infra
+.PHONY: help sample readme test test-deps lint fuzz-build fuzz-run bench validate-infra
 
 help: ## This list.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,7 +27,12 @@ lint: ## Formatting, clippy, and no unused dependencies (cargo-machete), as CI r
 		|| cargo install --locked cargo-machete --version $(CARGO_MACHETE_VERSION)
 	cargo machete
 
-test: test-deps lint fuzz-build validate-infra ## Everything CI checks: lint, the sample is what its generator makes, all tests.
+readme: ## The README's first command exactly as written there: the job on the embedded sample.
+	@cmd="$$(awk '/^```sh$$/ { inside = 1; next } /^```$$/ { if (inside) exit } inside' README.md)"; \
+		test -n "$$cmd" || { echo "README.md: no sh block found"; exit 1; }; \
+		echo "$$cmd"; sh -ec "$$cmd"
+
+test: test-deps lint fuzz-build validate-infra readme ## Everything CI checks: lint, the sample is what its generator makes, all tests.
 	python3 examples/make_sample.py --check
 	cargo test --workspace --doc --locked
 	cargo nextest run --workspace --locked --no-fail-fast
