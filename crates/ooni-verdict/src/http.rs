@@ -51,42 +51,67 @@ pub(crate) enum Body<'a> {
 
 impl<'de> Deserialize<'de> for Body<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match StrOrDict::deserialize(d)? {
+            StrOrDict::Null => Body::Absent,
+            StrOrDict::Str(s) => Body::Str(s),
+            StrOrDict::Dict { data, format } => b64_body(data, &format),
+            StrOrDict::Other => Body::NotMatchable,
+        })
+    }
+}
+
+/// What a body or a header value is read as: a string, a dict's `data` and `format` (the
+/// base64 shape), or a kind no fingerprint can match.
+enum StrOrDict<'a> {
+    Null,
+    Str(Cow<'a, str>),
+    /// Both as found (possibly missing).
+    Dict {
+        data: Loose<'a>,
+        format: Loose<'a>,
+    },
+    /// A number, boolean or list.
+    Other,
+}
+
+impl<'de> Deserialize<'de> for StrOrDict<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Body<'de>;
+            type Value = StrOrDict<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
             fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Body::Str(Cow::Borrowed(v)))
+                Ok(StrOrDict::Str(Cow::Borrowed(v)))
             }
             fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Body::Str(Cow::Owned(v.to_owned())))
+                Ok(StrOrDict::Str(Cow::Owned(v.to_owned())))
             }
             fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Body::Str(Cow::Owned(v)))
+                Ok(StrOrDict::Str(Cow::Owned(v)))
             }
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Body::Absent)
+                Ok(StrOrDict::Null)
             }
             fn visit_none<E>(self) -> Result<Self::Value, E> {
-                Ok(Body::Absent)
+                Ok(StrOrDict::Null)
             }
             fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Body::NotMatchable)
+                Ok(StrOrDict::Other)
             }
             fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Body::NotMatchable)
+                Ok(StrOrDict::Other)
             }
             fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Body::NotMatchable)
+                Ok(StrOrDict::Other)
             }
             fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Body::NotMatchable)
+                Ok(StrOrDict::Other)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Body::NotMatchable)
+                Ok(StrOrDict::Other)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut data = Loose::Missing;
@@ -100,7 +125,7 @@ impl<'de> Deserialize<'de> for Body<'de> {
                         }
                     }
                 }
-                Ok(b64_body(data, &format))
+                Ok(StrOrDict::Dict { data, format })
             }
         }
         d.deserialize_any(V)
@@ -129,63 +154,11 @@ pub(crate) enum HeaderVal<'a> {
 
 impl<'de> Deserialize<'de> for HeaderVal<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = HeaderVal<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(HeaderVal::Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(HeaderVal::Str(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(HeaderVal::Str(Cow::Owned(v)))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(HeaderVal::Other)
-            }
-            fn visit_none<E>(self) -> Result<Self::Value, E> {
-                Ok(HeaderVal::Other)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(HeaderVal::Other)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(HeaderVal::Other)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(HeaderVal::Other)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(HeaderVal::Other)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(HeaderVal::Other)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut data = Loose::Missing;
-                let mut format = Loose::Missing;
-                while let Some(k) = map.next_key::<CowStr<'de>>()? {
-                    match &*k.0 {
-                        "data" => data = map.next_value()?,
-                        "format" => format = map.next_value()?,
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(if format.eq_str("base64") {
-                    HeaderVal::B64(data)
-                } else {
-                    HeaderVal::Other
-                })
-            }
-        }
-        d.deserialize_any(V)
+        Ok(match StrOrDict::deserialize(d)? {
+            StrOrDict::Str(s) => HeaderVal::Str(s),
+            StrOrDict::Dict { data, format } if format.eq_str("base64") => HeaderVal::B64(data),
+            StrOrDict::Null | StrOrDict::Dict { .. } | StrOrDict::Other => HeaderVal::Other,
+        })
     }
 }
 
