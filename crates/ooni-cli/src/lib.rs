@@ -29,14 +29,19 @@ use crate::console::Console;
 /// s3://ooni-data-eu-fra or a local copy, normalizes every measurement, and writes:
 ///
 ///   DIR/measurements/test_name=…/measurement_day=…/*.parquet   one row per measurement
+///   DIR/observations/…   (same partitions)   one row per DNS / TCP / TLS / HTTP operation
+///   DIR/outcomes/…       (same partitions)   per measurement × target × stage: ok, blocked,
+///                                            down or failure, and the kind of blocking
 ///   DIR/failure_rates/*.parquet    per day × country × ASN × test × domain × stage
 ///   DIR/ooni_counts/*.parquet      anomaly/confirmed/failure/ok counts, as OONI's API
+///   DIR/blocking_events/*.parquet  detected blocking episodes, with their evidence
 ///   DIR/rejects/<run>.jsonl        every record that could not be read, with its reason
 ///   DIR/_runs/<run>.json           what the run read, wrote, skipped and rejected
 ///
 /// Examples:
 ///
 ///   ooni-pipeline run --config pipelines/sample.toml
+///   ooni-pipeline report --out out/sample --probe-cc AZ      # one HTML page per country
 ///
 ///   ooni-pipeline run --since 2020-09-27 --until 2020-11-11 --probe-cc AZ
 ///       --test-name whatsapp,telegram,web_connectivity --out ./az
