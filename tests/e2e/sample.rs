@@ -324,6 +324,63 @@ fn ooni_counts_partition_every_measurement_like_oonis_api() {
 }
 
 #[test]
+fn the_summarys_worst_cells_add_up_from_failure_rates() {
+    let run = &sample_run();
+    let cells = run.summary["worst_cells"].as_array().unwrap();
+    assert!(cells.len() >= 10, "{cells:?}");
+    let rates = read_table(&run.out.join("failure_rates"));
+    let n = |r: &Row, c: &str| get(r, c).map_or(0, |v| v.parse::<u64>().unwrap());
+    let mut blocked_somewhere = false;
+    for cell in cells {
+        let asn = cell["probe_asn"].to_string();
+        let mine: Vec<&Row> = rates
+            .iter()
+            .filter(|r| {
+                get(r, "stage") == Some("any")
+                    && get(r, "rollup") != Some("true")
+                    && get(r, "probe_cc") == cell["probe_cc"].as_str()
+                    && get(r, "probe_asn") == Some(asn.as_str())
+                    && get(r, "test_name") == cell["test_name"].as_str()
+                    && get(r, "domain") == cell["domain"].as_str()
+            })
+            .collect();
+        for column in [
+            "measurement_count",
+            "failure_count",
+            "blocked_count",
+            "down_count",
+        ] {
+            let sum: u64 = mine.iter().map(|r| n(r, column)).sum();
+            assert_eq!(cell[column].as_u64(), Some(sum), "{column} of {cell}");
+        }
+        let blocked = cell["blocked_count"].as_u64().unwrap();
+        assert!(
+            blocked + cell["down_count"].as_u64().unwrap()
+                <= cell["failure_count"].as_u64().unwrap()
+        );
+        blocked_somewhere |= blocked > 0;
+    }
+    assert!(
+        blocked_somewhere,
+        "the Azerbaijan cells are blocked, not only failing"
+    );
+    // The console prints the same cells with their blocked and down counts.
+    let console = std::process::Command::new(env!("CARGO_BIN_EXE_ooni-pipeline"))
+        .args(["run", "--source"])
+        .arg(sample_bucket())
+        .args(["--since", "2014-01-01", "--until", "2026-01-01", "--out"])
+        .arg(&run.out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(console.stdout).unwrap();
+    let header = stdout.lines().find(|l| l.starts_with("cc ")).unwrap();
+    assert!(
+        header.contains(" blocked ") && header.contains(" down "),
+        "{header}"
+    );
+}
+
+#[test]
 fn reading_in_small_batches_gives_the_same_rows() {
     // --batch-mib 1 splits the 4 MB sample into several batches written one after the other;
     // duplicates across batches (the jsonl/raw overlap) must still keep OONI's postcan uid.

@@ -173,6 +173,8 @@ pub fn scan_failure_rates(files: &[PathBuf]) -> Result<LazyFrame, AggregateError
             ("failure_count", DataType::UInt32),
             ("top_failure", DataType::String),
             ("rollup", DataType::Boolean),
+            ("blocked_count", DataType::UInt32),
+            ("down_count", DataType::UInt32),
         ],
         false,
         "failure_rates",
@@ -602,9 +604,9 @@ pub fn ooni_counts(measurements: LazyFrame) -> LazyFrame {
 }
 
 /// The cells most clearly failing at stage `any`, summed over the days in `[since, until)`:
-/// (country, ASN, test, domain) with the counts behind each rate, ranked by the lower
-/// bound of the 95% Wilson interval. `target_id` rollup rows are left out (their
-/// measurements are already in their domains' rows).
+/// (country, ASN, test, domain) with the counts behind each rate (failed, and of those
+/// blocked and down), ranked by the lower bound of the 95% Wilson interval. `target_id`
+/// rollup rows are left out (their measurements are already in their domains' rows).
 pub fn worst_cells(
     mut failure_rates: LazyFrame,
     since: chrono::NaiveDate,
@@ -635,6 +637,9 @@ pub fn worst_cells(
         .agg([
             col("measurement_count").cast(DataType::UInt64).sum(),
             col("failure_count").cast(DataType::UInt64).sum(),
+            // Null in files from before outcomes had a status: nothing counted.
+            col("blocked_count").cast(DataType::UInt64).sum(),
+            col("down_count").cast(DataType::UInt64).sum(),
             col("top_failure")
                 .sort_by(
                     [col("failure_count")],
@@ -780,14 +785,33 @@ mod tests {
             "measurement_count" => [1u32, 40],
             "failure_count" => [1u32, 30],
             "top_failure" => [Some("eof_error"), Some("generic_timeout_error")],
+            "blocked_count" => [0u32, 25],
+            "down_count" => [1u32, 0],
         )
         .unwrap()
         .lazy();
         let next = day().succ_opt().unwrap();
-        let worst = worst_cells(rates, day(), next, 10).collect().unwrap();
+        let worst = worst_cells(rates.clone(), day(), next, 10)
+            .collect()
+            .unwrap();
         let column = worst.column("domain").unwrap().str().unwrap();
         let domains: Vec<_> = (0..column.len()).filter_map(|i| column.get(i)).collect();
         assert_eq!(domains, ["many.example", "one.example"]);
+        let counts = |frame: &DataFrame, name: &str| -> Vec<u64> {
+            let c = frame.column(name).unwrap().u64().unwrap();
+            (0..c.len()).filter_map(|i| c.get(i)).collect()
+        };
+        assert_eq!(counts(&worst, "blocked_count"), [25, 0]);
+        assert_eq!(counts(&worst, "down_count"), [0, 1]);
+
+        // Files from before outcomes had a status, scanned with those columns null.
+        let old = rates.with_columns([
+            lit(NULL).cast(DataType::UInt32).alias("blocked_count"),
+            lit(NULL).cast(DataType::UInt32).alias("down_count"),
+        ]);
+        let worst = worst_cells(old, day(), next, 10).collect().unwrap();
+        assert_eq!(counts(&worst, "blocked_count"), [0, 0]);
+        assert_eq!(counts(&worst, "down_count"), [0, 0]);
     }
 
     /// One outcome row with the issue-9 columns.

@@ -646,14 +646,14 @@ fn print_summary(out: &mut impl Write, s: &RunSummary) -> std::io::Result<()> {
         )?;
         writeln!(
             out,
-            "{:<2} {:>8}  {:<18} {:<28} {:>6} {:>6} {:>6}  top failure",
-            "cc", "asn", "test", "domain", "fail", "of", "rate"
+            "{:<2} {:>8}  {:<18} {:<28} {:>6} {:>6} {:>6} {:>8} {:>6}  top failure",
+            "cc", "asn", "test", "domain", "fail", "of", "rate", "blocked", "down"
         )?;
         for w in &s.worst_cells {
             let rate = w.failure_count as f64 / w.measurement_count.max(1) as f64;
             writeln!(
                 out,
-                "{:<2} {:>8}  {:<18} {:<28} {:>6} {:>6} {:>6.2}  {}",
+                "{:<2} {:>8}  {:<18} {:<28} {:>6} {:>6} {:>6.2} {:>8} {:>6}  {}",
                 w.probe_cc.as_deref().unwrap_or("--"),
                 format!("AS{}", w.probe_asn),
                 w.test_name,
@@ -661,6 +661,8 @@ fn print_summary(out: &mut impl Write, s: &RunSummary) -> std::io::Result<()> {
                 w.failure_count,
                 w.measurement_count,
                 rate,
+                w.blocked_count,
+                w.down_count,
                 w.top_failure.as_deref().unwrap_or("")
             )?;
         }

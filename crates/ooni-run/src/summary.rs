@@ -123,6 +123,10 @@ pub struct WorstCell {
     pub measurement_count: u64,
     /// Of those, failed.
     pub failure_count: u64,
+    /// Of those, blocked: the network interfered (outcome status `blocked`).
+    pub blocked_count: u64,
+    /// Of those, down: the control failed the same way (outcome status `down`).
+    pub down_count: u64,
     /// The most frequent failure.
     pub top_failure: Option<String>,
 }

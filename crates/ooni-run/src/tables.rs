@@ -216,6 +216,8 @@ fn worst_cells(frame: &DataFrame) -> PolarsResult<Vec<WorstCell>> {
     let domain = frame.column("domain")?.str()?;
     let n = frame.column("measurement_count")?.u64()?;
     let f = frame.column("failure_count")?.u64()?;
+    let blocked = frame.column("blocked_count")?.u64()?;
+    let down = frame.column("down_count")?.u64()?;
     let top = frame.column("top_failure")?.str()?;
     Ok((0..frame.height())
         .map(|i| WorstCell {
@@ -225,6 +227,8 @@ fn worst_cells(frame: &DataFrame) -> PolarsResult<Vec<WorstCell>> {
             domain: domain.get(i).unwrap_or("").to_owned(),
             measurement_count: n.get(i).unwrap_or(0),
             failure_count: f.get(i).unwrap_or(0),
+            blocked_count: blocked.get(i).unwrap_or(0),
+            down_count: down.get(i).unwrap_or(0),
             top_failure: top.get(i).map(str::to_owned),
         })
         .collect())
