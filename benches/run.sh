@@ -4,7 +4,10 @@
 #   - the pipeline with --jobs 1 and --jobs 2 (default settings otherwise);
 #   - DuckDB's read_ndjson → zstd Parquet (the tool an analyst would reach for), on the
 #     .jsonl.gz cans (DuckDB cannot read the tar postcans), beside `gzip -dc` on those cans;
-#   - the pipeline's peak RSS against input size (a quarter, half and all of the archive).
+#   - the pipeline's peak RSS against input size (a quarter, half and all of the archive);
+#   - the work no version of the job can skip, on one core (bench-floor): reading every
+#     archive a run reads, then also OONI's trivial_id for records without a uid, then also
+#     one parse into the model. Two cores can at best halve these times.
 #
 #   bash benches/run.sh            # generates benches/data/archive (≈200 MB compressed) once
 #   BENCH_MB=50 bash benches/run.sh
@@ -20,6 +23,7 @@ if [ -z "${BENCH_BIN:-}" ]; then
 fi
 cargo build --release --locked -p ooni-benches
 bin="${BENCH_BIN:-$target/release/ooni-pipeline}"
+floor="$target/release/bench-floor"
 data=benches/data
 archive="$data/archive"
 if [ ! -d "$archive/raw" ]; then
@@ -86,6 +90,11 @@ results=()
 results+=("$(timed gzip-dc gzip -dc "${files[@]}")")
 results+=("$(pipeline pipeline-jobs-1 "$archive" 1)")
 results+=("$(pipeline pipeline-jobs-2 "$archive" 2)")
+if [ -x "$floor" ]; then
+  for mode in read ids parse; do
+    results+=("$(timed "floor-$mode" "$floor" "$archive" "$mode")")
+  done
+fi
 lines_results=()
 lines_results+=("$(timed gzip-dc-jsonl gzip -dc "${lines_files[@]}")")
 lines_results+=("$(duckdb_copy)")
@@ -134,3 +143,15 @@ done
 for label in pipeline-jobs-1 pipeline-jobs-2; do
   python3 -c "import json,glob,sys; s=json.load(open(sorted(glob.glob(sys.argv[1] + '/_runs/*.json'))[-1])); print(sys.argv[2], 'phases (s):', {k: round(v, 2) for k, v in s['seconds'].items()}, 'observations:', s['observations_written'], 'rejected:', s['conservation']['rejected'])" "$data/out-$label" "$label"
 done
+# How far the goal (two cores in half of gzip -dc's time) is, and how far it could be: the
+# floor's one-core times can at best be halved by two cores.
+python3 - "${results[@]}" <<'PY'
+import sys
+secs = {r.split()[0]: float(r.split()[1]) for r in sys.argv[1:]}
+gzip = secs["gzip-dc"]
+print(f"\ngzip -dc / pipeline --jobs 2: {gzip / secs['pipeline-jobs-2']:.2f} (goal: 2.0)")
+for mode in ("read", "ids", "parse"):
+    if f"floor-{mode}" in secs:
+        print(f"gzip -dc / (floor-{mode} / 2), the best any job doing only that could reach: "
+              f"{gzip / (secs[f'floor-{mode}'] / 2):.2f}")
+PY
