@@ -25,9 +25,10 @@ work=${IMAGE_CHECK_DIR:-/var/tmp/ooni-image-check}
 export STORAGE_DRIVER=${STORAGE_DRIVER:-vfs}
 run=(buildah run --isolation chroot)
 
-if ! command -v buildah >/dev/null || ! command -v debootstrap >/dev/null; then
+if ! command -v buildah >/dev/null || ! command -v debootstrap >/dev/null \
+    || ! command -v rsync >/dev/null; then
     apt-get update -qq
-    apt-get install -y -qq buildah debootstrap >/dev/null
+    apt-get install -y -qq buildah debootstrap rsync >/dev/null
 fi
 mkdir -p "$work"
 cd "$work"

@@ -463,10 +463,15 @@ def containerfile_builds_dependencies_from_every_workspace_manifest():
     copied = set(re.findall(r"^COPY (\S+)/Cargo\.toml \1/$", text, re.M))
     members = set(workspace["members"])
     assert copied == members, f"members not copied: {members - copied}; not members: {copied - members}"
-    # Targets declared by path must exist as stubs, or cargo refuses the manifest; the stub
-    # loop reads `path = "…"` lines, so check that this is how targets are declared.
+    # Declared targets must exist as stubs, or cargo refuses the manifest; the stub loop
+    # reads `path = "…"` lines, so every declared target must name its path (a [[bench]]
+    # without one is looked for at benches/NAME.rs, which the stub build lacks).
     for member in members:
         manifest = (ROOT / member / "Cargo.toml").read_text()
+        declared = tomllib.loads(manifest)
+        for kind in ("bin", "bench", "test", "example"):
+            for target in declared.get(kind, []):
+                assert "path" in target, f"{member}: [[{kind}]] {target.get('name')} has no path"
         for target in re.findall(r'^path\s*=\s*"(.*)"', manifest, re.M):
             assert (ROOT / member / target).resolve().is_file(), f"{member}: {target}"
     # Real sources come after the dependency build, and are touched (COPY keeps old mtimes).
