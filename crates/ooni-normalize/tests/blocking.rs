@@ -483,3 +483,55 @@ fn signal_uptime_loopback_answer_is_a_status_flag_not_a_bogon() {
     let up = outcome(&m, "uptime.signal.org", OutcomeStage::Dns).unwrap();
     assert_eq!(up.status, Status::Ok);
 }
+
+/// Four QA fixtures get the same spoofed DNS answer, the QA network's passthrough proxy
+/// (`130.192.182.17`, probe-cli `netemx.ISPProxyAddress`), which relays TLS to the real
+/// site. The probe calls the answer harmless where the page then loaded
+/// (`dnsHijackingToProxyWith{HTTP,HTTPS}URL`: `false`) and blames it where something else
+/// failed afterwards (a TLS reset, a spoofed blockpage: `dns`). A DNS judgement that reads
+/// only the answer, as issue 9 asks (address, ASN, a validated TLS handshake), says the same
+/// of all four, so it can agree with the probe on two of them at most: two of the table's
+/// disagreements are this, not a rule that could be tuned away.
+#[test]
+fn the_same_dns_answer_gets_the_same_dns_verdict_whatever_fails_later() {
+    use OutcomeStage::{Http, Tls};
+    let cases = [
+        ("dnsHijackingToProxyWithHTTPSURL", "false", None),
+        ("dnsHijackingToProxyWithHTTPURL", "false", None),
+        (
+            "tlsBlockingConnectionResetWithInconsistentDNS",
+            "\"dns\"",
+            Some(Tls),
+        ),
+        ("httpDiffWithInconsistentDNS", "\"dns\"", Some(Http)),
+    ];
+    for (part, probe_verdict, ours) in cases {
+        let name = find(part);
+        let raw: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(Path::new(FIXTURES).join(&name)).unwrap())
+                .unwrap();
+        assert_eq!(
+            raw["test_keys"]["blocking"].to_string(),
+            probe_verdict,
+            "{part}"
+        );
+        let m = normalized(&name);
+        let dns = outcome(&m, "www.example.com", OutcomeStage::Dns).unwrap();
+        assert!(
+            m.observations
+                .iter()
+                .any(|o| o.stage == ooni_observations::Stage::Dns
+                    && !o.is_control
+                    && o.dns_engine.as_deref() == Some("getaddrinfo")
+                    && o.dns_answers == ["130.192.182.17"]),
+            "{part}: the system resolver answered the proxy"
+        );
+        assert_eq!(
+            (dns.status, dns.blocking_kind),
+            (Status::Ok, None),
+            "{part}: {}",
+            describe(&m, "www.example.com")
+        );
+        assert_eq!(first_blocked(&m), ours, "{part}");
+    }
+}
