@@ -20,9 +20,10 @@ test-deps: ## Install what the tests need: Python readers (DuckDB, pyarrow, pola
 
 CARGO_MACHETE_VERSION := 0.9.2
 
-lint: ## Formatting, clippy, and no unused dependencies (cargo-machete), as CI runs them.
+lint: ## Formatting, clippy, crate docs without broken links, no unused dependencies (cargo-machete), as CI runs them.
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 	@cargo machete --version 2>/dev/null | grep -q '$(CARGO_MACHETE_VERSION)' \
 		|| cargo install --locked cargo-machete --version $(CARGO_MACHETE_VERSION)
 	cargo machete

@@ -125,7 +125,7 @@ impl Moto {
         Moto::launch(&["moto_server", "-H", "127.0.0.1", "-p"])
     }
 
-    /// Starts moto's own application answering one request at a time ([`SERIAL_MOTO`]), for
+    /// Starts moto's own application answering one request at a time (a single-threaded WSGI server), for
     /// tests of racing conditional writes: `moto_server` answers on many threads, and moto
     /// checks a PUT's `If-None-Match` / `If-Match` and then writes, so two racing writers
     /// could both win (seen once in CI: two of eight). S3 makes each conditional write
