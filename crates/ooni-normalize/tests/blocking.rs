@@ -535,3 +535,62 @@ fn the_same_dns_answer_gets_the_same_dns_verdict_whatever_fails_later() {
         assert_eq!(first_blocked(&m), ours, "{part}");
     }
 }
+
+/// The real-network example of each status that `docs/blocking.md`, the README and the
+/// failure-rates notebook show, read as they say; and they name these fixtures.
+#[test]
+fn the_documented_example_of_each_status_reads_as_documented() {
+    let examples = [
+        ("US-20221110-v0.4.1-explorer-msmtmeta-9bf32868", Status::Ok),
+        (
+            "RU-20200303-v0.3.0-explorer-msmtmeta-ec27ea22",
+            Status::Blocked,
+        ),
+        (
+            "RU-20201029-v0.1.0-explorer-msmtmeta-579d144d",
+            Status::Down,
+        ),
+        ("TM-20220524-v0.4.1-web_connectivity_null", Status::Failure),
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let shown_in = [
+        "docs/blocking.md",
+        "README.md",
+        "notebooks/failure-rates.ipynb",
+    ];
+    for (part, status) in examples {
+        let m = normalized(&find(part));
+        let domain = m.row.domain.clone().unwrap();
+        let any = outcome(&m, &domain, OutcomeStage::Any).unwrap();
+        assert_eq!(any.status, status, "{part}: {}", describe(&m, &domain));
+        for doc in shown_in {
+            let text = std::fs::read_to_string(root.join(doc)).unwrap();
+            assert!(text.contains(part), "{doc} does not show {part}");
+        }
+    }
+    // Every stage of the ok example is ok.
+    let m = normalized(&find("US-20221110-v0.4.1-explorer-msmtmeta-9bf32868"));
+    let domain = m.row.domain.clone().unwrap();
+    for stage in STAGES {
+        assert_eq!(
+            outcome(&m, &domain, stage).map(|o| o.status),
+            Some(Status::Ok),
+            "{}",
+            describe(&m, &domain)
+        );
+    }
+    // The down example: the probe's fetch of www.pokerroom.com got no response, and neither
+    // did the control's.
+    let m = normalized(&find("RU-20201029-v0.1.0-explorer-msmtmeta-579d144d"));
+    let http = outcome(&m, "www.pokerroom.com", OutcomeStage::Http).unwrap();
+    assert_eq!(
+        (http.status, http.failure.as_deref()),
+        (Status::Down, Some("eof_error"))
+    );
+    assert_eq!(http.evidence.control.as_deref(), Some("unknown_error"));
+    assert!(
+        [OutcomeStage::Dns, OutcomeStage::Tcp].into_iter().all(|s| {
+            outcome(&m, "www.pokerroom.com", s).is_some_and(|o| o.status == Status::Ok)
+        })
+    );
+}
