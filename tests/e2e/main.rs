@@ -18,6 +18,7 @@
 //!   bounded rejects, manifest checks, usage errors, late uploads over many nights);
 //! - `report`: blocking events on the Azerbaijan scenario, the country report in headless
 //!   Chromium, CSV export, and the analyst notebook executed against the output;
+//! - `docs`: the documents name only files that exist;
 //! - `shards`: `run --shard I/N` on four concurrent processes and `aggregate` give one
 //!   unsharded run's tables; killed, doubled and missing shards.
 
@@ -29,6 +30,7 @@ mod azerbaijan;
 mod cans;
 mod conservation;
 mod corrupted;
+mod docs;
 mod nightly;
 mod promises;
 mod readers;
