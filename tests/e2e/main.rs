@@ -18,7 +18,8 @@
 //!   bounded rejects, manifest checks, usage errors, late uploads over many nights);
 //! - `report`: blocking events on the Azerbaijan scenario, the country report in headless
 //!   Chromium, CSV export, and the analyst notebook executed against the output;
-//! - `docs`: the documents name only files that exist;
+//! - `docs`: the documents name only files that exist, and `docs/tables.md` every column
+//!   of the six tables a run writes, with its type;
 //! - `shards`: `run --shard I/N` on four concurrent processes and `aggregate` give one
 //!   unsharded run's tables; killed, doubled and missing shards.
 
